@@ -1,0 +1,245 @@
+"""Turn raw columns into a validated :class:`Interactions`.
+
+Every loader (MovieLens editions, your own CSV/TSV/Parquet, in-memory frames) ends here, so the
+checks on ratings, the duplicate policy and the id vocabularies are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from embrec.data.interactions import Interactions
+from embrec.errors import DataError
+
+__all__ = ["DuplicatePolicy", "DuplicateRatingsWarning", "build_interactions", "scale_from_ratings"]
+
+log = logging.getLogger(__name__)
+
+
+class DuplicatePolicy(str, Enum):
+    """What to do with repeated (user, item) pairs."""
+
+    last = "last"  #: keep the latest (by timestamp, then by file order)
+    first = "first"  #: keep the earliest
+    mean = "mean"  #: average their ratings, keep the latest timestamp
+    error = "error"  #: refuse the data
+
+
+class DuplicateRatingsWarning(UserWarning):
+    """Repeated (user, item) pairs were merged by the duplicate policy."""
+
+
+def _where(source: str, first_line: int | None, row: int, column: str | None) -> str:
+    parts = [source]
+    if first_line is not None:
+        parts.append(f"line {first_line + row}")
+    if column:
+        parts.append(f"column {column!r}")
+    return ", ".join(parts)
+
+
+def _numeric(values: Any, *, label: str, column: str, source: str, first_line: int | None) -> np.ndarray:
+    series = pd.Series(values, copy=False)
+    if series.dtype.kind in "fiub":
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = coerced.isna() & series.notna() & (series.astype(str).str.strip() != "")
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{_where(source, first_line, row, column)}: {label} {series.iloc[row]!r} is not a number; "
+            f"every {label} must be numeric (check the delimiter and the column mapping)."
+        )
+    return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def scale_from_ratings(ratings: np.ndarray) -> tuple[float, float]:
+    """The rating scale implied by the data: its lowest and highest rating."""
+    return float(np.min(ratings)), float(np.max(ratings))
+
+
+def build_interactions(
+    users: Any,
+    items: Any,
+    ratings: Any | None = None,
+    timestamps: Any | None = None,
+    *,
+    source: str = "<data>",
+    first_line: int | None = None,
+    columns: tuple[str, str, str | None, str | None] = ("user", "item", "rating", "timestamp"),
+    rating_scale: tuple[float, float] | None = None,
+    duplicates: DuplicatePolicy | str = DuplicatePolicy.last,
+    item_metadata: pd.DataFrame | None = None,
+    name: str = "ratings",
+) -> Interactions:
+    """Validate raw per-row columns and build the container.
+
+    Args:
+        users, items: the dataset's own ids per row (ints or strings).
+        ratings: ratings per row, or ``None`` for implicit feedback.
+        timestamps: Unix seconds per row, or ``None``.
+        source: file name used in error messages.
+        first_line: line number of the first data row in ``source`` (for messages), if known.
+        columns: the source's column names for user, item, rating and timestamp (for messages).
+        rating_scale: allowed ``(lowest, highest)``; ratings outside it are an error. ``None``
+            takes the scale from the data.
+        duplicates: policy for repeated (user, item) pairs.
+        item_metadata: a frame indexed by item id with columns such as ``title``, ``year``,
+            ``genres``; rows for items without ratings are dropped.
+        name: a label for summaries.
+    """
+    policy = DuplicatePolicy(duplicates)
+    user_col, item_col, rating_col, ts_col = columns
+    users = pd.Series(users, copy=False)
+    items = pd.Series(items, copy=False)
+    n = len(users)
+    if n == 0:
+        raise DataError(f"{source}: no ratings found (the file has no data rows); give a file with at least one row.")
+    for label, col, values in (("user id", user_col, users), ("item id", item_col, items)):
+        missing = values.isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(
+                f"{_where(source, first_line, row, col)}: {label} is empty; every row needs a {label}."
+            )
+
+    rating_arr: np.ndarray | None = None
+    if ratings is not None:
+        rating_arr = _numeric(ratings, label="rating", column=rating_col or "rating", source=source, first_line=first_line)
+        nan = np.isnan(rating_arr)
+        if nan.any():
+            row = int(np.flatnonzero(nan)[0])
+            raise DataError(
+                f"{_where(source, first_line, row, rating_col)}: rating is missing (NaN) in {int(nan.sum()):,} "
+                "row(s); fill or drop those rows, or load without a rating column for implicit feedback."
+            )
+        if rating_scale is not None:
+            lo, hi = rating_scale
+            if lo >= hi:
+                raise DataError(f"rating scale {rating_scale} is empty; give (lowest, highest) with lowest < highest.")
+            out = (rating_arr < lo) | (rating_arr > hi)
+            if out.any():
+                row = int(np.flatnonzero(out)[0])
+                raise DataError(
+                    f"{_where(source, first_line, row, rating_col)}: rating {rating_arr[row]:g} is outside the "
+                    f"scale {lo:g}-{hi:g} ({int(out.sum()):,} row(s) outside); fix the data or pass the right "
+                    "rating scale (--rating-scale LOW HIGH)."
+                )
+        else:
+            rating_scale = scale_from_ratings(rating_arr)
+
+    ts_arr: np.ndarray | None = None
+    if timestamps is not None:
+        ts_float = _numeric(timestamps, label="timestamp", column=ts_col or "timestamp", source=source, first_line=first_line)
+        nan = np.isnan(ts_float)
+        if nan.any():
+            row = int(np.flatnonzero(nan)[0])
+            raise DataError(
+                f"{_where(source, first_line, row, ts_col)}: timestamp is missing; fill it or load without a timestamp column."
+            )
+        ts_arr = ts_float.astype(np.int64)
+        del ts_float
+
+    user_codes, user_ids = pd.factorize(users, sort=True)
+    item_codes, item_ids = pd.factorize(items, sort=True)
+    user_codes = user_codes.astype(np.int32, copy=False)
+    item_codes = item_codes.astype(np.int32, copy=False)
+
+    keep = _resolve_duplicates(user_codes, item_codes, ts_arr, len(item_ids), policy, source)
+    if keep is not None:
+        if policy is DuplicatePolicy.mean and rating_arr is not None:
+            rating_arr = _mean_duplicates(user_codes, item_codes, rating_arr, len(item_ids), keep)
+        user_codes, item_codes = user_codes[keep], item_codes[keep]
+        rating_arr = None if rating_arr is None else rating_arr[keep]
+        ts_arr = None if ts_arr is None else ts_arr[keep]
+        # users or items whose every row was a duplicate stay; all still have one row
+    meta = _align_metadata(item_metadata, np.asarray(item_ids))
+    return Interactions(
+        users=user_codes,
+        items=item_codes,
+        ratings=None if rating_arr is None else rating_arr.astype(np.float32),
+        timestamps=ts_arr,
+        user_ids=np.asarray(user_ids),
+        item_ids=np.asarray(item_ids),
+        item_metadata=meta,
+        rating_scale=rating_scale,
+        name=name,
+    )
+
+
+def _pair_keys(users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    return users.astype(np.int64) * np.int64(max(n_items, 1)) + items.astype(np.int64)
+
+
+def _resolve_duplicates(
+    users: np.ndarray,
+    items: np.ndarray,
+    timestamps: np.ndarray | None,
+    n_items: int,
+    policy: DuplicatePolicy,
+    source: str,
+) -> np.ndarray | None:
+    """Row indexes to keep, or None when there are no duplicates."""
+    keys = _pair_keys(users, items, n_items)
+    # a sort-free uniqueness test first: most data has no duplicates
+    if len(pd.unique(keys)) == len(keys):
+        return None
+    n_rows = len(keys)
+    order_key = np.arange(n_rows) if timestamps is None else None
+    if timestamps is None:
+        order = np.lexsort((order_key, keys))
+    else:
+        order = np.lexsort((np.arange(n_rows), timestamps, keys))
+    sorted_keys = keys[order]
+    boundary = np.empty(n_rows, dtype=bool)
+    if policy in (DuplicatePolicy.first,):
+        boundary[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=boundary[1:])
+    else:
+        boundary[-1] = True
+        np.not_equal(sorted_keys[:-1], sorted_keys[1:], out=boundary[:-1])
+    keep = np.sort(order[boundary])
+    n_dropped = n_rows - len(keep)
+    if policy is DuplicatePolicy.error:
+        first_dup = int(order[~boundary][0])
+        raise DataError(
+            f"{source}: {n_dropped:,} duplicate (user, item) rows, the first at data row {first_dup + 1}; "
+            "remove them or choose a policy with --duplicates last|first|mean."
+        )
+    msg = f"{source}: {n_dropped:,} duplicate (user, item) rows merged with policy '{policy.value}'"
+    warnings.warn(msg, DuplicateRatingsWarning, stacklevel=3)
+    log.warning(msg)
+    return keep
+
+
+def _mean_duplicates(
+    users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_items: int, keep: np.ndarray
+) -> np.ndarray:
+    keys = _pair_keys(users, items, n_items)
+    codes, uniq = pd.factorize(keys)
+    sums = np.bincount(codes, weights=ratings, minlength=len(uniq))
+    counts = np.bincount(codes, minlength=len(uniq))
+    out = ratings.copy()
+    out[keep] = (sums / counts)[codes[keep]]
+    return out
+
+
+def _align_metadata(meta: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataFrame | None:
+    if meta is None:
+        return None
+    index = meta.index
+    if index.dtype.kind in "iu" and item_ids.dtype.kind not in "iu":
+        index = index.astype(str)
+    elif index.dtype.kind not in "iu" and item_ids.dtype.kind in "iu":
+        try:
+            index = pd.Index(pd.to_numeric(index))
+        except (ValueError, TypeError):
+            pass
+    aligned = meta.set_axis(index).loc[~index.duplicated(keep="first")].reindex(item_ids)
+    return aligned.reset_index(drop=True)
