@@ -1,12 +1,171 @@
-"""Placeholder: filled in by its owner."""
+"""``embrec datasets``: list, describe and download the built-in MovieLens datasets."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
 
-app = typer.Typer(no_args_is_help=True)
+from embrec.cli._common import cli_errors, console, err_console, print_json
+from embrec.data.datasets import (
+    DatasetInfo,
+    dataset_info,
+    dataset_url,
+    download_dataset,
+    list_datasets,
+    locate_dataset,
+    search_roots,
+)
+
+app = typer.Typer(no_args_is_help=True, help="List, describe and download the built-in MovieLens datasets.")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DataDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Folder holding dataset folders (else $EMBREC_DATA_DIR, else the user cache)."),
+]
+NameArg = Annotated[str, typer.Argument(help="A built-in dataset, such as ml-100k (see `embrec datasets list`).")]
 
 
-@app.callback()
-def _group() -> None:
-    """Placeholder group."""
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n < 1000:
+        return f"{n} B"
+    value, unit = n / 1000, "kB"
+    for bigger in ("MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.1f} {unit}"
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def _scale(info: DatasetInfo) -> str:
+    lo, hi = info.rating_scale
+    step = "0.5" if lo % 1 else "1"
+    return f"{lo:g}-{hi:g} (step {step})"
+
+
+def _record(info: DatasetInfo, data_dir: Optional[Path]) -> dict[str, Any]:
+    path = locate_dataset(info.name, data_dir)
+    record = info.to_dict()
+    record["download_url"] = dataset_url(info.name)
+    record["path"] = None if path is None else str(path)
+    return record
+
+
+@app.command("list")
+@cli_errors
+def list_cmd(data_dir: DataDirOpt = None, as_json: JsonFlag = False) -> None:
+    """List the built-in datasets and whether each is on disk."""
+    records = [_record(info, data_dir) for info in list_datasets()]
+    if as_json:
+        print_json(records)
+        return
+    table = Table(title="Built-in datasets (MovieLens, GroupLens Research)")
+    for header in ("name", "ratings", "users", "items", "scale", "zip", "on disk"):
+        table.add_column(header, justify="right" if header in ("ratings", "users", "items", "zip") else "left")
+    for info, record in zip(list_datasets(), records):
+        table.add_row(
+            info.name,
+            _count(info.n_ratings),
+            _count(info.n_users),
+            _count(info.n_items),
+            _scale(info),
+            _size(info.zip_size),
+            record["path"] or "[dim]no[/]",
+        )
+    console.print(table)
+    roots = ", ".join(str(root) for root in search_roots(data_dir))
+    console.print(f"[dim]Searched: {roots}[/]", highlight=False)
+
+
+@app.command("info")
+@cli_errors
+def info_cmd(name: NameArg, data_dir: DataDirOpt = None, as_json: JsonFlag = False) -> None:
+    """Describe one dataset: source, checksums, counts, license, and where it is on disk."""
+    info = dataset_info(name)
+    record = _record(info, data_dir)
+    if as_json:
+        print_json(record)
+        return
+    if info.sha256:
+        checksum = f"sha256 {info.sha256}"
+    elif info.md5:
+        checksum = f"md5 {info.md5}"
+    else:
+        checksum = f"md5 published by GroupLens at {record['download_url']}.md5"
+    rows = [
+        ("name", info.name),
+        ("description", info.description),
+        ("download", record["download_url"]),
+        ("zip size", _size(info.zip_size)),
+        ("checked by", checksum),
+        ("unzips to", f"{info.folder}/ (complete when {info.folder}/{info.marker} exists)"),
+        ("ratings", _count(info.n_ratings)),
+        ("users", _count(info.n_users)),
+        ("items rated", _count(info.n_items)),
+        ("movies", _count(info.n_movies)),
+        ("rating scale", _scale(info)),
+        ("license", info.license),
+        ("on disk", record["path"] or "no (searched: " + ", ".join(str(r) for r in search_roots(data_dir)) + ")"),
+    ]
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table, highlight=False)
+
+
+@app.command("download")
+@cli_errors
+def download_cmd(
+    name: NameArg,
+    data_dir: Annotated[
+        Optional[Path],
+        typer.Option("--data-dir", help="Where to put the dataset folder (default: the user cache)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again and replace the existing folder.")] = False,
+) -> None:
+    """Download a dataset, check its checksum and unpack it (nothing half-made is ever left)."""
+    info = dataset_info(name)
+    if not force:
+        existing = locate_dataset(info.name, data_dir, search_defaults=data_dir is None)
+        if existing is not None:
+            err_console.print(
+                f"{info.name} is already at {existing} (use --force to download it again).", highlight=False
+            )
+            typer.echo(str(existing))
+            return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task: TaskID = bar.add_task(info.name, total=info.zip_size)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        path = download_dataset(info.name, data_dir, force=force, progress=progress)
+    err_console.print(f"{info.name} is ready at {path}", highlight=False)
+    typer.echo(str(path))

@@ -1,0 +1,154 @@
+"""One entry point for every kind of ratings data: :func:`load_data`.
+
+``load_data("path/to/ml-100k")`` loads a MovieLens folder of any edition;
+``load_data("ratings.csv", columns=ColumnMapping(user="uid", item="sku", rating=None))`` loads
+your own file; ``load_data(dataset="ml-latest-small")`` loads a built-in dataset, downloading it
+when missing. All of them end in :func:`~embrec.data.build.build_interactions`, so the checks
+are the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from embrec.data.build import DuplicatePolicy
+from embrec.data.files import (
+    DEFAULT_ITEM,
+    DEFAULT_RATING,
+    DEFAULT_TIMESTAMP,
+    DEFAULT_USER,
+    load_ratings_file,
+    normalize_sep,
+    read_item_metadata,
+)
+from embrec.data.interactions import Interactions
+from embrec.data.movielens import load_movielens, movielens_edition, movielens_ratings_file
+from embrec.errors import DataError
+
+__all__ = ["ColumnMapping", "load_data"]
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which columns of your own ratings file hold what.
+
+    The defaults are lenient: when ``user``/``item`` are missing, common names such as
+    ``userId``/``movieId`` are tried; a missing ``timestamp`` column means no timestamps; a
+    missing ``rating`` column in a file with no other columns means implicit feedback. Names you
+    change must exist.
+    """
+
+    user: str = DEFAULT_USER
+    """The user id column."""
+    item: str = DEFAULT_ITEM
+    """The item id column."""
+    rating: str | None = DEFAULT_RATING
+    """The rating column; ``None`` for implicit feedback (every row is one interaction)."""
+    timestamp: str | None = DEFAULT_TIMESTAMP
+    """The timestamp column (Unix seconds or ISO date/times); ``None`` if there is none."""
+
+
+def load_data(
+    data: str | Path | None = None,
+    *,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    columns: ColumnMapping | None = None,
+    sep: str | None = None,
+    items: str | Path | None = None,
+    rating_scale: tuple[float, float] | None = None,
+    duplicates: DuplicatePolicy | str = "last",
+    download: bool = True,
+) -> Interactions:
+    """Load ratings from a MovieLens folder, your own file, or a built-in dataset.
+
+    Args:
+        data: a MovieLens folder (any edition, recognised by its files), a MovieLens ratings
+            file inside one (``u.data``, ``u1.base``, ``ratings.csv``, ``ratings.dat``), or your
+            own CSV/TSV/Parquet ratings file.
+        dataset: a built-in dataset name such as ``"ml-100k"``; give this or ``data``, not both.
+        data_dir: where built-in datasets live (else ``$EMBREC_DATA_DIR``, else the user cache).
+        columns: the column mapping of your own file (ignored for MovieLens data).
+        sep: the delimiter of your own text file (default by extension, else sniffed).
+        items: an item metadata file (CSV/TSV/Parquet with an id column and ``title``,
+            ``genres``); for MovieLens data it replaces the folder's movies.
+        rating_scale: allowed ``(lowest, highest)`` rating. Default: the edition's known scale
+            for MovieLens, the data's own range otherwise.
+        duplicates: repeated (user, item) pairs: ``"last"`` (default, with a
+            :class:`~embrec.data.build.DuplicateRatingsWarning`), ``"first"``, ``"mean"`` or ``"error"``.
+        download: whether a missing built-in dataset may be downloaded.
+
+    Returns:
+        The validated :class:`Interactions`, named after the edition, dataset or file.
+
+    Raises:
+        DataError: bad input, named with the file, line, value and fix.
+        DatasetNotFoundError: a built-in dataset is missing and cannot be downloaded.
+    """
+    if (data is None) == (dataset is None):
+        given = "both" if data is not None else "neither"
+        raise DataError(
+            f"give exactly one of data (--data PATH: a MovieLens folder or a ratings file) or dataset "
+            f"(--dataset NAME, e.g. ml-100k); {given} was given."
+        )
+    try:
+        policy = DuplicatePolicy(duplicates)
+    except ValueError:
+        allowed = ", ".join(p.value for p in DuplicatePolicy)
+        raise DataError(f"duplicates={duplicates!r} is not a duplicate policy; use one of {allowed}.") from None
+    if rating_scale is not None:
+        rating_scale = (float(rating_scale[0]), float(rating_scale[1]))
+    if dataset is not None:
+        from embrec.data.datasets import find_dataset  # the registry imports heavier modules
+
+        folder = find_dataset(dataset, data_dir, download=download)
+        meta = _metadata(items, "movieId")
+        return load_movielens(folder, rating_scale=rating_scale, duplicates=policy, item_metadata=meta)
+
+    path = Path(data).expanduser()  # type: ignore[arg-type]
+    if path.is_dir():
+        if movielens_edition(path) is None:
+            raise _not_movielens(path)
+        meta = _metadata(items, "movieId")
+        return load_movielens(path, rating_scale=rating_scale, duplicates=policy, item_metadata=meta)
+    edition = movielens_ratings_file(path) if path.is_file() else None
+    mapping = columns or ColumnMapping()
+    if edition is not None and mapping == ColumnMapping() and sep is None:
+        meta = _metadata(items, "movieId")
+        return load_movielens(
+            edition.folder, ratings_file=path, rating_scale=rating_scale, duplicates=policy, item_metadata=meta
+        )
+    return load_ratings_file(
+        path,
+        user_col=mapping.user,
+        item_col=mapping.item,
+        rating_col=mapping.rating,
+        timestamp_col=mapping.timestamp,
+        sep=normalize_sep(sep),
+        items=items,
+        rating_scale=rating_scale,
+        duplicates=policy,
+    )
+
+
+def _metadata(items: str | Path | None, preferred_id: str) -> pd.DataFrame | None:
+    return None if items is None else read_item_metadata(items, preferred_id=preferred_id)
+
+
+def _not_movielens(folder: Path) -> DataError:
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    data_files = [n for n in files if n.lower().endswith((".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz"))]
+    for child in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if movielens_edition(child) is not None:
+            return DataError(
+                f"{folder} is not a MovieLens folder, but {child} is; pass --data {child}."
+            )
+    hint = f" To load your own file, pass it: --data {folder / data_files[0]}." if data_files else ""
+    shown = files[:10] + (["..."] if len(files) > 10 else [])
+    return DataError(
+        f"{folder} is a folder but not a MovieLens one (no u.data, ratings.csv or ratings.dat; it holds "
+        f"{shown}).{hint}"
+    )
