@@ -79,7 +79,9 @@ def write_ratings(path: Path, n_rows: int, seed: int = 0) -> None:
     stamps = rng.integers(T_FIRST, T_LAST, size=n_rows, dtype=np.int64)
     table = pa.table({"userId": users, "movieId": items, "rating": ratings, "timestamp": stamps})
     path.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="none"))
+    with pa.OSFile(str(path), "wb") as sink:
+        sink.write(b"userId,movieId,rating,timestamp\n")  # unquoted, as GroupLens writes it
+        pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
 
 
 def run_child(mode: str, path: Path) -> dict[str, float]:
