@@ -362,9 +362,14 @@ def _timestamps_to_seconds(col: pa.ChunkedArray, path: Path, column: str, first_
 
 
 def _table_to_columns(
-    table: pa.Table, chosen: Mapping[str, str], path: Path, first_line: int | None
+    owner: list[pa.Table], chosen: Mapping[str, str], path: Path, first_line: int | None
 ) -> dict[str, Any]:
-    """Convert the chosen columns one at a time, dropping each from the table as soon as it is copied."""
+    """Convert the chosen columns one at a time, dropping each from the table as soon as it is copied.
+
+    The table comes in a one-element list that is emptied here, so no caller's frame keeps the
+    Arrow buffers alive while the NumPy copies are made (on 25M rows that is ~500 MB).
+    """
+    table = owner.pop()
     out: dict[str, Any] = {}
     for role in ("user", "item", "rating", "timestamp"):
         name = chosen.get(role)
@@ -372,6 +377,7 @@ def _table_to_columns(
             continue
         idx = table.schema.get_field_index(name)
         col = table.column(idx)
+        table = table.remove_column(idx)
         if col.type == pa.binary() or col.type == pa.large_binary():
             raise (_utf8_error(path) or DataError(f"{path}: column {name!r} is not text; re-encode the file as UTF-8."))
         if role == "timestamp":
@@ -379,9 +385,8 @@ def _table_to_columns(
         else:
             out[role] = _chunked_to_values(col)
         del col
-        table = table.remove_column(idx)
+        pa.default_memory_pool().release_unused()
     del table
-    pa.default_memory_pool().release_unused()
     return out
 
 
@@ -661,8 +666,10 @@ def load_ratings_file(
         table = _read_csv_table(spec)
         first_line = 2
     meta = _metadata_arg(items, chosen["item"])
+    owner = [table]
+    del table
     return _build_from_table(
-        table,
+        owner,
         chosen,
         path=path,
         first_line=first_line,
@@ -680,7 +687,7 @@ def _metadata_arg(items: str | Path | pd.DataFrame | None, item_col: str) -> pd.
 
 
 def _build_from_table(
-    table: pa.Table,
+    owner: list[pa.Table],
     chosen: Mapping[str, str],
     *,
     path: Path,
@@ -691,11 +698,14 @@ def _build_from_table(
     name: str,
     labels: Mapping[str, str] | None = None,
 ) -> Interactions:
-    """Hand the columns to ``build_interactions`` without keeping references to them here."""
-    if table.num_rows == 0:
+    """Hand the columns to ``build_interactions`` without keeping references to them here.
+
+    ``owner`` is a one-element list holding the table; it is emptied, so the Arrow memory is
+    freed column by column as the NumPy arrays are made.
+    """
+    if owner[0].num_rows == 0:
         raise DataError(f"{path}: no data rows (only a header); give a file with at least one rating.")
-    cols = _table_to_columns(table, chosen, path, first_line)
-    del table
+    cols = _table_to_columns(owner, chosen, path, first_line)
     labels = labels or chosen
     return build_interactions(
         cols.pop("user"),
@@ -709,6 +719,7 @@ def _build_from_table(
         duplicates=duplicates,
         item_metadata=item_metadata,
         name=name,
+        copy=False,  # the arrays are fresh and ours: no float64 round trips
     )
 
 

@@ -233,8 +233,10 @@ def load_movielens(
     table = _read_csv_table(spec)
     meta = item_metadata if item_metadata is not None else _movies_or_none(edition)
     label = name or (edition.name if path == edition.ratings_file else f"{edition.name}/{path.name}")
+    owner = [table]
+    del table
     return _build_from_table(
-        table,
+        owner,
         chosen,
         path=path,
         first_line=spec.first_line,
