@@ -118,7 +118,9 @@ def mib(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:,.0f}"
 
 
-def render(rows: list[dict[str, object]], baseline: dict[str, float], file_sizes: dict[int, int]) -> str:
+def render(
+    rows: list[dict[str, object]], baseline: dict[str, float], file_sizes: dict[int, int], repeat: int
+) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. The machine is shared with other work, so times "
         "are indicative (a few runs vary by some 10-20%).",
@@ -126,8 +128,8 @@ def render(rows: list[dict[str, object]], baseline: dict[str, float], file_sizes
         "Reproduce: `.venv/bin/python benchmarks/bench_load.py` (from the repository root).",
         "",
         "Synthetic ML-25M-shaped `ratings.csv` (162,541 users, 59,047 movies, half-star ratings, Unix "
-        "timestamps, no duplicate pairs, sorted by user). Each load runs in a fresh process. *Peak RSS* is that "
-        "process's `ru_maxrss`; *net* subtracts the baseline of a process that only imports embrec, numpy, "
+        f"timestamps, no duplicate pairs, sorted by user). Each load runs in a fresh process, {repeat} times: the "
+        "table gives the median time and the highest peak. *Peak RSS* is that process's `ru_maxrss`; *net* subtracts the baseline of a process that only imports embrec, numpy, "
         f"pandas and pyarrow ({mib(baseline['peak_kb'] * 1024)} MiB, measured the same way). *Arrays* are the "
         "bytes of the final users + items (int32) + ratings (float32) + timestamps (int64) + id vocabularies. "
         f"Target: net peak <= {TARGET_RATIO:g}x arrays.",
@@ -158,9 +160,11 @@ def write_section(body: str, docs: Path = DOCS) -> None:
         head, rest = text.split(START, 1)
         _, tail = rest.split(END, 1)
         text = head + block + tail
-    elif SECTION in text:
+    elif SECTION in text:  # a hand-written section: replace its body up to the next section
         head, tail = text.split(SECTION, 1)
-        text = f"{head}{SECTION}\n\n{block}\n{tail}"
+        nxt = tail.find("\n## ")
+        rest = tail[nxt:] if nxt >= 0 else "\n"
+        text = f"{head}{SECTION}\n\n{block}\n{rest}"
     else:
         text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
     docs.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 25_000_000])
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated files here")
+    parser.add_argument("--repeat", type=int, default=3, help="loads per size and mode (median time, highest peak)")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md alone")
     args = parser.parse_args()
 
@@ -190,12 +195,15 @@ def main() -> None:
                 write_ratings(path, n)
                 print(f"wrote {path} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t0:.0f} s", flush=True)
             sizes[n] = path.stat().st_size
-            for mode, target in (("movielens", folder), ("own file", path)):
-                result = run_child("movielens" if mode == "movielens" else "file", target)
+            for mode, target in (("movielens", folder), ("file", path)):
+                runs = [run_child(mode, target) for _ in range(args.repeat)]
+                result: dict[str, object] = dict(runs[0])
+                result["seconds"] = float(np.median([r["seconds"] for r in runs]))
+                result["peak_kb"] = max(r["peak_kb"] for r in runs)
                 result["mode"] = "MovieLens folder" if mode == "movielens" else "own file + column mapping"
                 rows.append(result)
                 print(json.dumps(result), flush=True)
-        body = render(rows, baseline, sizes)
+        body = render(rows, baseline, sizes, args.repeat)
     print(body)
     if not args.no_write:
         write_section(body)

@@ -261,3 +261,18 @@ def test_item_metadata_without_id_column(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"no item id column.*columns are \['code', 'title'\]"):
         read_item_metadata(path)
     assert read_item_metadata(path, id_col="code").loc[1, "title"] == "A"
+
+
+def test_text_ids_get_sorted_vocabularies(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.csv", "user,item,rating\nzed,y,1\nbob,x,2\namy,y,3\n")
+    data = load_ratings_file(path)
+    assert data.user_ids.tolist() == ["amy", "bob", "zed"] and data.item_ids.tolist() == ["x", "y"]
+    assert data.to_frame()["user"].tolist() == ["zed", "bob", "amy"]
+
+
+def test_loaded_arrays_are_writable_and_typed(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.csv", "user,item,rating,timestamp\n1,2,3,10\n2,2,4,20\n")
+    data = load_ratings_file(path)
+    assert data.ratings is not None and data.timestamps is not None
+    for arr, dtype in ((data.users, np.int32), (data.items, np.int32), (data.ratings, np.float32), (data.timestamps, np.int64)):
+        assert arr.dtype == dtype and arr.flags.writeable

@@ -165,12 +165,10 @@ def build_interactions(
 
     # factorise one column at a time and drop each raw column at once: on 25M rows every
     # full-length temporary is 100-200 MB
-    user_codes, user_ids = pd.factorize(users, sort=True)
+    user_codes, user_ids = _factorize_sorted(users)
     del users
-    user_codes = user_codes.astype(np.int32, copy=False)
-    item_codes, item_ids = pd.factorize(items, sort=True)
+    item_codes, item_ids = _factorize_sorted(items)
     del items
-    item_codes = item_codes.astype(np.int32, copy=False)
 
     keep = _resolve_duplicates(user_codes, item_codes, ts_arr, len(item_ids), policy, source)
     if keep is not None:
@@ -194,8 +192,24 @@ def build_interactions(
     )
 
 
+def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(values, sort=True)`` with ``int32`` codes, made without its second int64 code array."""
+    codes, uniques = pd.factorize(values, sort=False)
+    try:
+        order = np.asarray(uniques.argsort())
+    except TypeError:  # ids of mixed types: let pandas order them its own way
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes.astype(np.int32, copy=False), uniques
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank[codes], uniques.take(order)
+
+
 def _pair_keys(users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
-    return users.astype(np.int64) * np.int64(max(n_items, 1)) + items.astype(np.int64)
+    keys = users.astype(np.int64)  # in place from here: one full-length int64 array, no temporaries
+    keys *= np.int64(max(n_items, 1))
+    keys += items
+    return keys
 
 
 def _resolve_duplicates(

@@ -1,8 +1,9 @@
 """Your own ratings files: CSV, TSV or Parquet with a column mapping, plus item metadata.
 
 Reading goes through pyarrow with explicit column types (``int32`` ids, ``float32`` ratings,
-``int64`` timestamps), so a 25-million-row file is parsed in parallel, never row by row in
-Python, and each column is turned into a NumPy array and released before the next. Every
+``int64`` timestamps), never row by row in Python (files over 64 MiB are parsed on all cores),
+and each column is turned into a NumPy array and released before the next, so a 25-million-row
+file peaks at about twice the memory of the loaded arrays (see ``docs/benchmarks.md``). Every
 pyarrow error is translated into a :class:`~embrec.errors.DataError` that names the file, the
 line or column where known, the bad value and the fix. Validation of the values themselves
 (numbers, scale, duplicates, id vocabularies) is left to
@@ -63,10 +64,16 @@ _CANDIDATE_SEPS = (",", "\t", ";", "|")
 _SAMPLE_BYTES = 1 << 16
 _COMPRESSED = {".gz", ".bz2", ".zst", ".lz4"}
 _PARQUET_MAGIC = b"PAR1"
-_CONVERSION_RE = re.compile(r"In CSV column #(\d+): CSV conversion error to ([^:]+): invalid value '(.*)'", re.S)
+_CONVERSION_RE = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+): invalid value '(.*)'", re.S
+)
 _INT_RE = re.compile(r"^\s*[-+]?\d+\s*$")
 _YEAR_RE = r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$"
 _DICT_STRING = pa.dictionary(pa.int32(), pa.string())
+# Files below this size are parsed on one thread in 1 MiB blocks: as fast, and without the
+# tens of MB that parallel 16 MiB blocks keep in flight (which dominated peak memory at 1M rows).
+_PARALLEL_FROM_BYTES = 64 << 20
+_SMALL_BLOCK, _LARGE_BLOCK = 1 << 20, 16 << 20
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -317,15 +324,25 @@ def _resolve_columns(
 
 
 # --------------------------------------------------------------------------- arrow -> numpy
+def _writable_numpy(col: pa.ChunkedArray) -> np.ndarray:
+    """A column as one NumPy array that owns its memory (a one-chunk column would be a read-only view)."""
+    arr = col.to_numpy()
+    return arr if arr.flags.writeable else arr.copy()
+
+
 def _chunked_to_values(col: pa.ChunkedArray) -> Any:
     """One column as NumPy (numbers) or a pandas Categorical (text), converted in one pass."""
     typ = col.type
-    if pa.types.is_dictionary(typ):
-        return col.unify_dictionaries().to_pandas()
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        return col.dictionary_encode().unify_dictionaries().to_pandas()
+        col = col.dictionary_encode()
+        typ = col.type
+    if pa.types.is_dictionary(typ):
+        text = col.unify_dictionaries().to_pandas()
+        # build_interactions sorts a categorical's vocabulary by category order, and the Arrow
+        # dictionary is in order of first appearance: sort it so text ids come out sorted
+        return text.cat.reorder_categories(text.cat.categories.sort_values())
     if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
-        return col.to_numpy()
+        return _writable_numpy(col)
     return col.to_pandas()
 
 
@@ -333,11 +350,11 @@ def _timestamps_to_seconds(col: pa.ChunkedArray, path: Path, column: str, first_
     """Unix seconds from numbers, Arrow dates/timestamps, or ISO text."""
     typ = col.type
     if pa.types.is_timestamp(typ):
-        return pc.cast(pc.cast(col, pa.timestamp("s", typ.tz), safe=False), pa.int64()).to_numpy()
+        return _writable_numpy(pc.cast(pc.cast(col, pa.timestamp("s", typ.tz), safe=False), pa.int64()))
     if pa.types.is_date(typ):
-        return pc.cast(pc.cast(col, pa.timestamp("s")), pa.int64()).to_numpy()
+        return _writable_numpy(pc.cast(pc.cast(col, pa.timestamp("s")), pa.int64()))
     if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-        return col.to_numpy()
+        return _writable_numpy(col)
     if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_dictionary(typ)):
         return col.to_pandas()
     text = col.to_pandas()
@@ -417,9 +434,10 @@ def _retry_type(current: pa.DataType | None, role: str, value: str) -> pa.DataTy
 
 
 def _read_options(spec: _CsvSpec, use_threads: bool = True) -> pacsv.ReadOptions:
-    if spec.header:
-        return pacsv.ReadOptions(use_threads=use_threads, block_size=1 << 24)
-    return pacsv.ReadOptions(use_threads=use_threads, block_size=1 << 24, column_names=spec.names)
+    large = spec.path.stat().st_size >= _PARALLEL_FROM_BYTES or _compression_of(spec.path) is not None
+    block = _LARGE_BLOCK if large else _SMALL_BLOCK
+    names = None if spec.header else spec.names
+    return pacsv.ReadOptions(use_threads=use_threads and large, block_size=block, column_names=names)
 
 
 def _parse_options(spec: _CsvSpec, handler: Any = None) -> pacsv.ParseOptions:
@@ -461,12 +479,13 @@ def _parse_error(spec: _CsvSpec, exc: Exception) -> DataError:
         )
     line = f", line {bad.number}" if bad.number is not None else ""
     if spec.row_format:
-        expected = f"rows like {spec.row_format}"
-    else:
-        expected = f"{bad.expected_columns} fields separated by {describe_sep(spec.sep)} (as in the header)"
+        return DataError(
+            f"{spec.path}{line}: malformed row {bad.text[:80]!r}: expected rows like {spec.row_format}; fix "
+            "that line or get a fresh copy of the file."
+        )
     return DataError(
-        f"{spec.path}{line}: malformed row {bad.text[:80]!r}: expected {expected} but found "
-        f"{bad.actual_columns if not spec.row_format else 'something else'}; fix that line (a stray "
+        f"{spec.path}{line}: malformed row {bad.text[:80]!r}: expected {bad.expected_columns} fields separated "
+        f"by {describe_sep(spec.sep)} (as in the header) but found {bad.actual_columns}; fix that line (a stray "
         "delimiter or an unclosed quote?) or pass the right --sep."
     )
 

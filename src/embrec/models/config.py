@@ -29,19 +29,19 @@ class EmbeddingConfig:
     """Length of each user and item vector."""
     init_std: float = 0.01
     """Standard deviation of the normal initialisation of the embeddings (biases start at 0)."""
-    learning_rate: float = 1e-3
+    learning_rate: float = 4e-3
     """Adam's step size."""
-    weight_decay: float = 5e-3
+    weight_decay: float = 3e-3
     """L2 penalty on the user and item vectors of each mini-batch row."""
     bias_weight_decay: float = 1e-3
     """L2 penalty on the user and item biases of each mini-batch row."""
-    batch_size: int = 256
+    batch_size: int = 1024
     """Rows per mini-batch."""
     epochs: int = 100
     """Most epochs to run (early stopping usually stops sooner)."""
     early_stopping: bool = True
     """Stop when the validation loss has not improved for ``patience`` epochs and restore the best epoch."""
-    patience: int = 5
+    patience: int = 3
     """Epochs without improvement before stopping."""
     validation_fraction: float = 0.05
     """Share of the training rows carved out (at random, seeded) to watch for early stopping."""

@@ -172,11 +172,15 @@ class EmbeddingRecommender(Recommender):
                 p, b = fold_in_rating(q[idx], bi[idx], float(net.global_bias), scaled,
                                       weight_decay=cfg.weight_decay, bias_weight_decay=cfg.bias_weight_decay)
                 return p.numpy(), float(b)
-            if r is None or self.rating_scale_ is None:
-                weights = torch.ones(len(item_idx))
-            else:
+            weights = torch.ones(len(item_idx))
+            if r is not None and self.rating_scale_ is not None:
+                # a liked item is one rated in the upper half of the scale; disliked items are no
+                # evidence of what to rank high (they stay excluded from the recommendations)
                 lo, hi = self.rating_scale_
-                weights = torch.from_numpy(((r - lo) / (hi - lo)).astype(np.float32)).clamp_min(0.05)
+                scaled = ((r - lo) / (hi - lo)).astype(np.float32)
+                liked = scaled >= 0.5
+                if liked.any():
+                    idx, weights = idx[torch.from_numpy(liked)], torch.from_numpy(scaled[liked])
             p = fold_in_ranking(q, bi, idx, weights, weight_decay=cfg.weight_decay)
             return p.numpy(), 0.0
 

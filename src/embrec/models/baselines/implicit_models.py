@@ -1,0 +1,234 @@
+"""Matrix factorisation for implicit feedback through the ``implicit`` library: ALS and BPR.
+
+The fitting is implicit's (``implicit.als`` / ``implicit.bpr``), never re-implemented here; these
+classes put it under the :class:`~embrec.models.Recommender` interface, seed it, silence its
+progress bars, and keep the factors as plain float32 arrays (GPU models are copied to the CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from threadpoolctl import threadpool_limits
+
+from embrec.data.interactions import Interactions
+from embrec.errors import ConfigError
+from embrec.models.base import ProgressFn, Recommender
+from embrec.models.baselines import BaselineConfig
+from embrec.models.registry import register
+
+__all__ = ["ALSConfig", "ALSRecommender", "BPRConfig", "BPRRecommender"]
+
+log = logging.getLogger(__name__)
+
+
+def _use_gpu(device: str) -> bool:
+    """Whether implicit should fit on the GPU for ``device`` (``auto``: when implicit has CUDA)."""
+    import implicit.gpu
+
+    if device == "cpu":
+        return False
+    if device == "auto":
+        return bool(implicit.gpu.HAS_CUDA)
+    if not implicit.gpu.HAS_CUDA:
+        raise ConfigError(
+            f"device={device!r} was asked for but this install of implicit has no CUDA support "
+            "(or there is no GPU); use device='cpu' or 'auto'."
+        )
+    return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ImplicitConfig(BaselineConfig):
+    """Settings shared by the implicit models."""
+
+    embedding_dim: int = 64
+    """Length of each user and item vector (implicit's ``factors``)."""
+    seed: int = 42
+    """Seed of the initial factors (and of BPR's sampling): same seed, same model on one thread."""
+    threads: int = 1
+    """Threads implicit trains with (its ``num_threads``). One measured steadiest on a 2-core
+    machine; BPR is only reproducible on one thread."""
+    device: str = "auto"
+    """``auto`` (the GPU when implicit was built with CUDA and one is present), ``cpu`` or ``cuda``."""
+
+    def _check_common(self) -> None:
+        self._check_whole("embedding_dim", "threads")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise self._bad("seed", "give a whole number from 0 to 2**32 - 1")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise self._bad("device", "use 'auto', 'cpu' or 'cuda'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ALSConfig(_ImplicitConfig):
+    """Configuration of :class:`ALSRecommender`; defaults measured on ml-100k (``docs/benchmarks.md``)."""
+
+    _label: ClassVar[str] = "als"
+
+    regularization: float = 0.05
+    """L2 penalty on the factors (implicit's ``regularization``)."""
+    alpha: float = 2.0
+    """Confidence of an observed interaction: ``c_ui = 1 + alpha`` where the binary matrix is 1."""
+    epochs: int = 15
+    """ALS sweeps (implicit's ``iterations``)."""
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        self._check_number("regularization")
+        self._check_number("alpha", strict=True)
+        self._check_whole("epochs")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BPRConfig(_ImplicitConfig):
+    """Configuration of :class:`BPRRecommender`; defaults measured on ml-100k (``docs/benchmarks.md``)."""
+
+    _label: ClassVar[str] = "bpr"
+
+    learning_rate: float = 0.01
+    """SGD step size."""
+    regularization: float = 0.01
+    """L2 penalty on the factors (implicit's ``regularization``)."""
+    epochs: int = 100
+    """Passes over the interactions (implicit's ``iterations``)."""
+    verify_negative_samples: bool = True
+    """Re-draw a sampled negative item that the user actually has (slower, usually better)."""
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        self._check_number("learning_rate", strict=True)
+        self._check_number("regularization")
+        self._check_whole("epochs")
+        if not isinstance(self.verify_negative_samples, bool):
+            raise self._bad("verify_negative_samples", "give True or False")
+
+
+class _ImplicitRecommender(Recommender):
+    """Shared machinery: fit implicit's model on the binary matrix, keep its factors."""
+
+    config: Any
+
+    @abstractmethod
+    def _make_model(self, use_gpu: bool) -> Any:
+        """implicit's (unfitted) model for this config."""
+
+    def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
+        cfg = self.config
+        use_gpu = _use_gpu(cfg.device)
+        matrix = sp.csr_matrix(self.seen_, dtype=np.float32)
+        matrix.sort_indices()
+        start = time.perf_counter()
+        # implicit warns (an error under strict warnings) when BLAS runs its own thread pool,
+        # which it rightly says slows it down; one BLAS thread while fitting avoids both
+        with threadpool_limits(1, "blas"):
+            model = self._make_model(use_gpu)
+            model.fit(matrix, show_progress=False)
+        if use_gpu:
+            model = model.to_cpu()
+        self.train_seconds_ = time.perf_counter() - start
+        self.device_ = "cuda" if use_gpu else "cpu"
+        self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        self.data_fingerprint_ = train.fingerprint()
+        log.info("%s fitted in %.2f s on %s", self.name, self.train_seconds_, self.device_)
+
+    def _score_users(self, users: np.ndarray) -> torch.Tensor:
+        self._check_fitted()
+        u = torch.from_numpy(self.user_factors_[np.asarray(users, dtype=np.int64)])
+        return u @ torch.from_numpy(self.item_factors_).T
+
+    def item_vectors(self) -> np.ndarray:
+        self._check_fitted()
+        return self.item_factors_.copy()
+
+    def user_vectors(self) -> np.ndarray:
+        self._check_fitted()
+        return self.user_factors_.copy()
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        users = np.ascontiguousarray(state["user_factors"], dtype=np.float32)
+        items = np.ascontiguousarray(state["item_factors"], dtype=np.float32)
+        if (
+            users.ndim != 2
+            or items.ndim != 2
+            or users.shape[0] != len(self.user_ids_)
+            or items.shape[0] != len(self.item_ids_)
+            or users.shape[1] != items.shape[1]
+        ):
+            raise ValueError(
+                f"factors of shape {users.shape} (users) and {items.shape} (items) do not fit a vocabulary of "
+                f"{len(self.user_ids_)} users x {len(self.item_ids_)} items"
+            )
+        self.user_factors_ = users
+        self.item_factors_ = items
+
+
+@register
+class ALSRecommender(_ImplicitRecommender):
+    """Weighted matrix factorisation by alternating least squares (implicit's ``AlternatingLeastSquares``).
+
+    Fits the binary users x items matrix with confidence ``1 + alpha`` on observed pairs
+    (Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM 2008),
+    solved with conjugate gradient (Takács, Pilászy & Tikk, RecSys 2011). Scores are
+    ``user_factors @ item_factors.T``.
+    """
+
+    name = "als"
+    config_class = ALSConfig
+    config: ALSConfig
+
+    def _make_model(self, use_gpu: bool) -> Any:
+        from implicit.als import AlternatingLeastSquares
+
+        cfg = self.config
+        return AlternatingLeastSquares(
+            factors=cfg.embedding_dim,
+            regularization=cfg.regularization,
+            alpha=cfg.alpha,
+            iterations=cfg.epochs,
+            use_gpu=use_gpu,
+            num_threads=cfg.threads,
+            random_state=cfg.seed,
+        )
+
+
+@register
+class BPRRecommender(_ImplicitRecommender):
+    """Bayesian personalised ranking by SGD (implicit's ``BayesianPersonalizedRanking``).
+
+    Learns to score a user's items above sampled other items (Rendle et al., "BPR: Bayesian
+    Personalized Ranking from Implicit Feedback", UAI 2009). implicit appends an item-bias
+    column to the item factors (and a column of ones to the user factors), so the vectors are
+    ``embedding_dim + 1`` long and ``user_factors @ item_factors.T`` includes the bias.
+    Reproducible for a seed only with ``threads=1`` (more threads update the factors in a race).
+    """
+
+    name = "bpr"
+    config_class = BPRConfig
+    config: BPRConfig
+
+    def _make_model(self, use_gpu: bool) -> Any:
+        from implicit.bpr import BayesianPersonalizedRanking
+
+        cfg = self.config
+        return BayesianPersonalizedRanking(
+            factors=cfg.embedding_dim,
+            learning_rate=cfg.learning_rate,
+            regularization=cfg.regularization,
+            iterations=cfg.epochs,
+            use_gpu=use_gpu,
+            num_threads=cfg.threads,
+            verify_negative_samples=cfg.verify_negative_samples,
+            random_state=cfg.seed,
+        )
