@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Each sets everything up first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export EMBREC_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: setup demo test test-fast clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first: a bare `torch` requirement would pull a multi-GB CUDA build
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/embrec demo
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
