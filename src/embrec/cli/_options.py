@@ -12,9 +12,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from embrec.data.build import DuplicatePolicy
+import warnings
+
+from embrec.cli._common import err_console
+from embrec.data.build import DuplicatePolicy, DuplicateRatingsWarning
 from embrec.data.interactions import Interactions
-from embrec.data.load import ColumnMapping, load_data
+from embrec.data.load import ColumnMapping
+from embrec.data.load import load_data as _load
 from embrec.data.splits import Split, SplitMethod, make_split
 
 DATA = "Data"
@@ -96,17 +100,22 @@ def load_from_options(
     rating_scale: Optional[tuple[float, float]] = None,
     duplicates: DuplicatePolicy = DuplicatePolicy.last,
 ) -> Interactions:
-    """Load data as the shared data options describe."""
-    return load_data(
-        data,
-        dataset=dataset,
-        data_dir=data_dir,
-        columns=ColumnMapping(user=user_col, item=item_col, rating=_none(rating_col), timestamp=_none(timestamp_col)),
-        sep=sep,
-        items=items,
-        rating_scale=rating_scale,
-        duplicates=duplicates,
-    )
+    """Load data as the shared data options describe; data warnings go to stderr as one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DuplicateRatingsWarning)
+        loaded = _load(
+            data,
+            dataset=dataset,
+            data_dir=data_dir,
+            columns=ColumnMapping(user=user_col, item=item_col, rating=_none(rating_col), timestamp=_none(timestamp_col)),
+            sep=sep,
+            items=items,
+            rating_scale=rating_scale,
+            duplicates=duplicates,
+        )
+    for warning in caught:
+        err_console.print(f"[yellow]warning:[/] {warning.message}", markup=True, highlight=False, soft_wrap=True)
+    return loaded
 
 
 def split_from_options(

@@ -252,7 +252,6 @@ def _resolve_duplicates(
         )
     msg = f"{source}: {n_dropped:,} duplicate (user, item) rows merged with policy '{policy.value}'"
     warnings.warn(msg, DuplicateRatingsWarning, stacklevel=3)
-    log.warning(msg)
     return keep
 
 

@@ -10,13 +10,15 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 import torch
+from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
 
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, TrainingError
 from embrec.models.base import ProgressFn, Recommender
 from embrec.models.baselines import BaselineConfig
 from embrec.models.registry import register
-from embrec.models.training import resolve_device, torch_threads
+from embrec.models.training import resolve_device
 
 __all__ = ["EASEConfig", "EASERecommender", "ease_weights"]
 
@@ -40,7 +42,7 @@ class EASEConfig(BaselineConfig):
     """Where the Gram matrix is factorised: ``auto`` (CUDA when present, else CPU), ``cpu``,
     ``cuda`` or ``cuda:N``."""
     threads: int | None = None
-    """CPU threads for torch while factorising (``None``: torch's default, every core; the
+    """BLAS threads while factorising on the CPU (``None``: BLAS's default, every core; the
     Cholesky factorisation scales well with cores)."""
 
     def __post_init__(self) -> None:
@@ -50,13 +52,17 @@ class EASEConfig(BaselineConfig):
         self._check_device()
 
 
-def ease_weights(x: sp.csr_matrix, regularization: float, device: torch.device | str = "cpu") -> np.ndarray:
+def ease_weights(
+    x: sp.spmatrix, regularization: float, device: torch.device | str = "cpu", *, threads: int | None = None
+) -> np.ndarray:
     """The EASE item-item matrix ``B`` of a binary users x items matrix ``x``.
 
     ``P = (X^T X + lambda I)^-1`` and ``B = I - P diag(1 / diag(P))``, so ``B_ij = -P_ij / P_jj``
-    off the diagonal and ``B_jj = 0``. ``P`` comes from a float32 Cholesky factorisation
-    (``torch.linalg.cholesky`` + ``torch.cholesky_inverse``), several times faster than a float64
-    ``numpy.linalg.inv`` and as accurate at the scale of the scores.
+    off the diagonal and ``B_jj = 0``. ``P`` comes from a float32 Cholesky factorisation and
+    inverse: LAPACK's ``spotrf``/``spotri`` on the CPU (``threads`` BLAS threads; ``None`` leaves
+    BLAS's own setting), ``torch.linalg.cholesky``/``torch.cholesky_inverse`` on a GPU. That is
+    several times faster than a float64 ``numpy.linalg.inv`` and agrees with it to about 1e-6 of
+    the largest weight (``benchmarks/bench_ease.py``).
 
     Returns:
         ``B`` as a C-contiguous float32 ``(n_items, n_items)`` array.
@@ -66,23 +72,65 @@ def ease_weights(x: sp.csr_matrix, regularization: float, device: torch.device |
     """
     device = torch.device(device)
     x = sp.csr_matrix(x, dtype=np.float32)
+    if device.type == "cpu":
+        with threadpool_limits(threads, "blas"):
+            inverse = _inverse_cpu(x, float(regularization))
+    else:
+        inverse = _inverse_torch(x, float(regularization), device)
+    scale = -np.diagonal(inverse).copy()
+    inverse /= scale  # column j divided by -P_jj
+    np.fill_diagonal(inverse, 0.0)
+    return inverse
+
+
+def _not_positive_definite(regularization: float, detail: object) -> TrainingError:
+    return TrainingError(
+        f"the EASE Gram matrix could not be factorised with regularization={regularization!r} ({detail}); "
+        "raise regularization (for example to 500)."
+    )
+
+
+def _inverse_cpu(x: sp.csr_matrix, regularization: float) -> np.ndarray:
+    """``(X^T X + lambda I)^-1`` in float32, C-contiguous, through LAPACK."""
     # counts of co-occurrence are whole numbers, exact in float32 up to 2**24
-    gram = torch.from_numpy((x.T @ x).toarray()).to(device)
-    gram.diagonal().add_(float(regularization))
-    try:
-        factor = torch.linalg.cholesky(gram)
-    except torch.linalg.LinAlgError as exc:
-        raise TrainingError(
-            f"the EASE Gram matrix could not be factorised with regularization={regularization!r} ({exc}); "
-            "raise regularization (for example to 500)."
-        ) from None
+    gram = (x.T @ x).toarray()
+    gram[np.diag_indices_from(gram)] += regularization
+    # LAPACK works on Fortran-ordered arrays; the transpose of the symmetric Gram matrix is
+    # itself and is one, so the factorisation and inverse run in place without a copy
+    factor, info = lapack.spotrf(gram.T, lower=True, overwrite_a=True, clean=False)
+    if info != 0:
+        raise _not_positive_definite(regularization, f"LAPACK spotrf info={info}")
+    inverse, info = lapack.spotri(factor, lower=True, overwrite_c=True)
+    if info != 0:
+        raise _not_positive_definite(regularization, f"LAPACK spotri info={info}")
+    _mirror_lower(inverse)
+    return np.ascontiguousarray(inverse.T)  # symmetric: the C-ordered view of the same matrix
+
+
+def _mirror_lower(a: np.ndarray, block: int = 1024) -> None:
+    """Copy the lower triangle of square ``a`` onto its upper triangle, in place, a band at a time."""
+    n = a.shape[0]
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        diag = a[start:stop, start:stop]
+        lower = np.tril(diag, -1)
+        diag[...] = np.tril(diag) + lower.T
+        a[start:stop, stop:] = a[stop:, start:stop].T
+
+
+def _inverse_torch(x: sp.csr_matrix, regularization: float, device: torch.device, chunk: int = 4096) -> np.ndarray:
+    """``(X^T X + lambda I)^-1`` in float32 on a torch device (the GPU), back as a numpy array."""
+    n_items = x.shape[1]
+    gram = torch.zeros((n_items, n_items), dtype=torch.float32, device=device)
+    for start in range(0, x.shape[0], chunk):
+        rows = torch.from_numpy(x[start : start + chunk].toarray()).to(device)
+        gram.addmm_(rows.T, rows)
+    gram.diagonal().add_(regularization)
+    factor, info = torch.linalg.cholesky_ex(gram)
+    if int(info) != 0:
+        raise _not_positive_definite(regularization, f"cholesky info={int(info)}")
     del gram
-    weights = torch.cholesky_inverse(factor)
-    del factor
-    diag = weights.diagonal().clone()
-    weights.div_(-diag)  # column j divided by -P_jj
-    weights.diagonal().zero_()
-    return np.ascontiguousarray(weights.cpu().numpy(), dtype=np.float32)
+    return torch.cholesky_inverse(factor).cpu().numpy()
 
 
 @register
@@ -111,8 +159,7 @@ class EASERecommender(Recommender):
             )
         device = resolve_device(cfg.device)
         start = time.perf_counter()
-        with torch_threads(cfg.threads if device.type == "cpu" else None):
-            self.weights_ = ease_weights(self.seen_, cfg.regularization, device)
+        self.weights_ = ease_weights(self.seen_, cfg.regularization, device, threads=cfg.threads)
         self.train_seconds_ = time.perf_counter() - start
         self.device_ = str(device)
         self.data_fingerprint_ = train.fingerprint()
