@@ -82,7 +82,7 @@ RerankCandidates = Annotated[
     int, typer.Option("--rerank-candidates", min=1, help="Top items per user that --rerank chooses from.")
 ]
 Markdown = Annotated[
-    Optional[Path], typer.Option("--markdown", help="Write a Markdown report (mean [lo, hi] per metric) to this file.", rich_help_panel=OUTPUT)
+    Optional[Path], typer.Option("--markdown", help="Write a Markdown report (each metric's mean and 95% interval) to this file.", rich_help_panel=OUTPUT)
 ]
 CsvDir = Annotated[
     Optional[Path],
@@ -245,10 +245,9 @@ def evaluate_command(
 ) -> None:
     """Evaluate saved runs: ranking accuracy, diversity, novelty, coverage, with 95% intervals.
 
-    Each run ranks all items (its training items left out) for every test user with at least
-    one relevant test item. The data and split are re-created from the first run's embrec.json
-    unless given here. With two or more runs, each is compared with the first (paired bootstrap
-    and Wilcoxon signed-rank p-values).
+    Each run ranks all items (its training items left out) for every test user with at least one relevant test item.
+
+    The data and split are re-created from the first run's embrec.json unless given here. With two or more runs, each is compared with the first (paired bootstrap and Wilcoxon signed-rank p-values).
     """
     reranker = None if rerank is None else parse_reranker(rerank, candidates=rerank_candidates)
     models: list[Recommender] = [load_run(run) for run in runs]
@@ -296,9 +295,10 @@ def evaluate_command(
                 "Pass the --data/--dataset and split options (--split, --test-fraction, --seed, ...) used for training."
             )
     if unchecked:
+        which = f"run {unchecked[0]} records" if len(unchecked) == 1 else f"runs {', '.join(unchecked)} record"
         err_console.print(
-            f"[yellow]warning:[/] {', '.join(unchecked)} record no training-data fingerprint, so it cannot be checked "
-            "that they were trained on this split's training part.",
+            f"[yellow]warning:[/] {which} no training-data fingerprint, so embrec cannot check that it was trained "
+            "on this split's training part.",
             highlight=False, soft_wrap=True,
         )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 import tempfile
@@ -191,7 +192,9 @@ class _EvalContext:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ConfigError(f"k must be a positive integer (the list length), got {k!r}; pass for example k=10.")
         test = split.test
-        if threshold is not None and (isinstance(threshold, bool) or not math.isfinite(float(threshold))):
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(float(threshold))
+        ):
             raise ConfigError(f"threshold must be a finite rating or None, got {threshold!r}; pass for example 4.0.")
         used = None if test.ratings is None or threshold is None else float(threshold)
         keep = np.ones(test.n_ratings, dtype=bool) if used is None else test.ratings >= used  # type: ignore[operator]

@@ -33,6 +33,13 @@ class BiasConfig(BaselineConfig):
         self._check_number("item_damping", "user_damping")
 
 
+def _damped_mean(index: np.ndarray, values: np.ndarray, size: int, damping: float) -> np.ndarray:
+    """``sum(values of group g) / (count of g + damping)`` per group; 0 for an empty group."""
+    total = np.bincount(index, weights=values, minlength=size)
+    denominator = np.bincount(index, minlength=size) + damping
+    return np.divide(total, denominator, out=np.zeros(size), where=denominator > 0)
+
+
 @register
 class BiasRecommender(Recommender):
     """Predicts ``mu + b_u + b_i`` stars, with damped means as biases.
@@ -62,15 +69,11 @@ class BiasRecommender(Recommender):
         r = train.ratings.astype(np.float64)
         mu = float(r.mean())
         n_items, n_users = train.n_items, train.n_users
-        item_count = np.bincount(train.items, minlength=n_items)
-        item_bias = np.bincount(train.items, weights=r - mu, minlength=n_items) / (item_count + cfg.item_damping)
-        residual = r - mu - item_bias[train.items]
-        user_count = np.bincount(train.users, minlength=n_users)
-        user_bias = np.bincount(train.users, weights=residual, minlength=n_users) / (user_count + cfg.user_damping)
-        # with zero damping an item or user without rows would be 0/0
+        item_bias = _damped_mean(train.items, r - mu, n_items, cfg.item_damping)
+        user_bias = _damped_mean(train.users, r - mu - item_bias[train.items], n_users, cfg.user_damping)
         self.global_mean_ = np.float32(mu)
-        self.item_bias_ = np.nan_to_num(item_bias).astype(np.float32)
-        self.user_bias_ = np.nan_to_num(user_bias).astype(np.float32)
+        self.item_bias_ = item_bias.astype(np.float32)
+        self.user_bias_ = user_bias.astype(np.float32)
 
     def _score_users(self, users: np.ndarray) -> torch.Tensor:
         self._check_fitted()
