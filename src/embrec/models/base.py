@@ -80,6 +80,7 @@ class Recommender(ABC):
         self.history_: TrainingHistory = []
         self._user_lookup = pd.Index(self.user_ids_)
         self._item_lookup = pd.Index(self.item_ids_)
+        self.data_fingerprint_: str | None = train.fingerprint()
         self._fit(train, progress)
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any, Iterable
 
 import numpy as np
@@ -17,7 +18,9 @@ from embrec.models.config import EmbeddingConfig, preset
 from embrec.models.foldin import fold_in_ranking, fold_in_rating
 from embrec.models.nn import DotProductNet
 from embrec.models.registry import register
-from embrec.models.training import Rows, resolve_device, torch_threads, train_net, uses_sparse
+from embrec.models.training import (
+    RatingRows, TrainResult, UserRows, resolve_device, torch_threads, train_ranking, train_rating, uses_sparse,
+)
 from embrec.ranking import top_n
 
 __all__ = ["EmbeddingRecommender"]
@@ -52,6 +55,10 @@ class EmbeddingRecommender(Recommender):
         return self.config.objective == "rating"
 
     # ------------------------------------------------------------------ fit
+    def __init__(self, config: EmbeddingConfig | None = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        self.config = self.config.resolved()
+
     def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
         cfg = self.config
         if cfg.objective == "rating":
@@ -64,46 +71,85 @@ class EmbeddingRecommender(Recommender):
             if hi <= lo:
                 raise DataError(f"rating scale {train.rating_scale} is empty; every rating is the same value.")
         device = resolve_device(cfg.device)
-        sparse = uses_sparse(cfg, train.n_users, train.n_items)
+        started = time.perf_counter()
         with torch_threads(cfg.threads if device.type == "cpu" else None):
             gen = torch.Generator().manual_seed(cfg.seed)
-            rng = np.random.default_rng(cfg.seed)
             n = train.n_ratings
-            if cfg.early_stopping:
-                order = rng.permutation(n)
-                n_val = max(1, int(round(cfg.validation_fraction * n))) if n > 1 else 0
+            if cfg.early_stopping and n > 1:
+                order = np.random.default_rng(cfg.seed).permutation(n)
+                n_val = max(1, int(round(cfg.validation_fraction * n)))
                 val_rows, fit_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
             else:
                 val_rows, fit_rows = np.empty(0, dtype=np.int64), np.arange(n)
-            scaled = None
-            if cfg.objective == "rating":
-                lo, hi = train.rating_scale  # type: ignore[misc]
-                scaled = ((train.ratings - lo) / (hi - lo)).astype(np.float32)  # type: ignore[operator]
-
-            def rows(idx: np.ndarray) -> Rows:
-                return Rows(
-                    users=torch.from_numpy(train.users[idx].astype(np.int64)).to(device),
-                    items=torch.from_numpy(train.items[idx].astype(np.int64)).to(device),
-                    targets=None if scaled is None else torch.from_numpy(scaled[idx]).to(device),
-                )
-
-            fit_data, val_data = rows(fit_rows), (rows(val_rows) if len(val_rows) else None)
-            net = DotProductNet(train.n_users, train.n_items, cfg.embedding_dim, sparse=sparse)
-            global_bias = 0.0
-            if cfg.global_bias and scaled is not None:
-                mean = float(np.clip(scaled[fit_rows].mean(), 1e-3, 1 - 1e-3))
-                global_bias = math.log(mean / (1 - mean))
-            net.reset_parameters(cfg.init_std, gen, global_bias)
-            net.to(device)
-            span = 1.0 if train.rating_scale is None else train.rating_scale[1] - train.rating_scale[0]
-            result = train_net(net, cfg, fit_data, val_data, generator=gen, progress=progress, rating_range=span)
+            trainer = self._rating_trainer if cfg.objective == "rating" else self._ranking_trainer
+            net, result = trainer(train, fit_rows, val_rows, device, gen, progress)
+            if cfg.refit and len(val_rows):
+                # the best epoch count is known: learn again from every training row
+                gen = torch.Generator().manual_seed(cfg.seed)
+                net, _ = trainer(train, np.arange(n), np.empty(0, dtype=np.int64), device, gen, None,
+                                 epochs=result.best_epoch)
         self.net_ = net.to("cpu").eval()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.epochs_run_ = result.epochs_run
-        self.train_seconds_ = result.seconds
+        self.train_seconds_ = time.perf_counter() - started
         self.device_ = str(device)
-        self.data_fingerprint_ = train.fingerprint()
+
+    def _new_net(self, train: Interactions, device: torch.device, gen: torch.Generator, global_bias: float) -> DotProductNet:
+        cfg = self.config
+        net = DotProductNet(train.n_users, train.n_items, cfg.embedding_dim,  # type: ignore[arg-type]
+                            sparse=uses_sparse(cfg, train.n_users, train.n_items))
+        net.reset_parameters(cfg.init_std, gen, global_bias)
+        return net.to(device)
+
+    def _rating_trainer(self, train: Interactions, fit_rows: np.ndarray, val_rows: np.ndarray, device: torch.device,
+                        gen: torch.Generator, progress: ProgressFn | None, epochs: int | None = None
+                        ) -> tuple[DotProductNet, TrainResult]:
+        lo, hi = train.rating_scale  # type: ignore[misc]
+        scaled = ((train.ratings - lo) / (hi - lo)).astype(np.float32)  # type: ignore[operator]
+
+        def rows(idx: np.ndarray) -> RatingRows:
+            return RatingRows(
+                users=torch.from_numpy(train.users[idx].astype(np.int64)).to(device),
+                items=torch.from_numpy(train.items[idx].astype(np.int64)).to(device),
+                targets=torch.from_numpy(scaled[idx]).to(device),
+            )
+
+        global_bias = 0.0
+        if self.config.global_bias:
+            mean = float(np.clip(scaled[fit_rows].mean(), 1e-3, 1 - 1e-3))
+            global_bias = math.log(mean / (1 - mean))
+        net = self._new_net(train, device, gen, global_bias)
+        result = train_rating(net, self.config, rows(fit_rows), rows(val_rows) if len(val_rows) else None,
+                              generator=gen, progress=progress, rating_range=hi - lo, epochs=epochs)
+        return net, result
+
+    def _target_weights(self, train: Interactions) -> np.ndarray:
+        cfg = self.config
+        if train.ratings is None or cfg.liked_rating is None:
+            return np.ones(train.n_ratings, dtype=np.float32)
+        return np.where(train.ratings >= cfg.liked_rating, 1.0, cfg.low_rating_weight).astype(np.float32)
+
+    def _ranking_trainer(self, train: Interactions, fit_rows: np.ndarray, val_rows: np.ndarray, device: torch.device,
+                         gen: torch.Generator, progress: ProgressFn | None, epochs: int | None = None
+                         ) -> tuple[DotProductNet, TrainResult]:
+        weights = self._target_weights(train)
+
+        def per_user(idx: np.ndarray) -> UserRows:
+            order = idx[np.lexsort((train.items[idx], train.users[idx]))]
+            counts = np.bincount(train.users[order], minlength=train.n_users)
+            indptr = np.concatenate([[0], np.cumsum(counts)])
+            return UserRows(
+                indptr=torch.from_numpy(indptr.astype(np.int64)).to(device),
+                items=torch.from_numpy(train.items[order].astype(np.int64)).to(device),
+                weights=torch.from_numpy(weights[order]).to(device),
+                n_items=train.n_items,
+            )
+
+        net = self._new_net(train, device, gen, 0.0)
+        result = train_ranking(net, self.config, per_user(fit_rows), per_user(val_rows) if len(val_rows) else None,
+                               generator=gen, progress=progress, epochs=epochs)
+        return net, result
 
     # ------------------------------------------------------------------ scores
     def _score_users(self, users: np.ndarray) -> torch.Tensor:

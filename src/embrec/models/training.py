@@ -1,7 +1,15 @@
-"""The epoch loop for :class:`~embrec.models.nn.DotProductNet`, apart from the module.
+"""The epoch loops for :class:`~embrec.models.nn.DotProductNet`, apart from the module.
 
-No per-row ``Dataset``/``DataLoader``: the rows live whole in tensors on the training device
-and each epoch walks a seeded index permutation in mini-batches.
+No per-row ``Dataset``/``DataLoader``: the data lives whole in tensors on the training
+device and each epoch walks a seeded permutation in mini-batches.
+
+* Rating objective: mini-batches of rows, sigmoid + MSE, per-row L2, fused Adam (or
+  SparseAdam on large vocabularies).
+* Ranking objective: mini-batches of users. Each user's rated items form a weighted
+  multinomial target and the loss is the softmax cross-entropy over the catalogue (or over the
+  batch's items plus shared sampled negatives on large catalogues). Computing one row of logits
+  per user instead of one per rating makes an epoch ~20x cheaper than per-row softmax at the
+  same objective. AdamW's decoupled weight decay regularises the vectors.
 """
 
 from __future__ import annotations
@@ -14,34 +22,66 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
 import torch
 
 from embrec.errors import ConfigError, TrainingError
 from embrec.models.base import ProgressFn, TrainingHistory
 from embrec.models.config import EmbeddingConfig
-from embrec.models.losses import l2_rows, rating_mse, softmax_loss
+from embrec.models.losses import l2_rows, multinomial_loss, rating_mse
 from embrec.models.nn import DotProductNet
 
-__all__ = ["Rows", "TrainResult", "resolve_device", "train_net", "torch_threads", "FULL_SOFTMAX_MAX_ITEMS"]
+__all__ = [
+    "FULL_SOFTMAX_MAX_ITEMS", "RatingRows", "TrainResult", "UserRows", "resolve_device",
+    "torch_threads", "train_ranking", "train_rating", "uses_sparse",
+]
 
 log = logging.getLogger(__name__)
 
 #: Largest catalogue trained with the full softmax when ``n_negatives`` is not set.
 FULL_SOFTMAX_MAX_ITEMS = 20_000
-_DEFAULT_NEGATIVES = 2_048
+_DEFAULT_NEGATIVES = 4_096
 _EVAL_CHUNK = 65_536
+_EVAL_USERS = 1_024
+_MAX_VAL_USERS = 10_000
 
 
 @dataclass
-class Rows:
-    """Training or validation rows as tensors on the training device."""
+class RatingRows:
+    """Rows of (user, item, rating scaled to [0, 1]) as tensors on the training device."""
 
     users: torch.Tensor
     items: torch.Tensor
-    targets: torch.Tensor | None  # ratings scaled to [0, 1] (rating objective)
+    targets: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.users)
+
+
+@dataclass
+class UserRows:
+    """Each user's items and target weights, CSR-style, as tensors on the training device."""
+
+    indptr: torch.Tensor
+    items: torch.Tensor
+    weights: torch.Tensor
+    n_items: int
+
+    @property
+    def n_users(self) -> int:
+        return len(self.indptr) - 1
+
+    def active_users(self) -> torch.Tensor:
+        return torch.nonzero(self.indptr[1:] > self.indptr[:-1]).flatten()
+
+    def gather(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(row in batch, item, weight) of every entry of the given users."""
+        starts = self.indptr[users]
+        counts = self.indptr[users + 1] - starts
+        rows = torch.repeat_interleave(torch.arange(len(users), device=users.device), counts)
+        offsets = torch.arange(len(rows), device=users.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        pos = torch.repeat_interleave(starts, counts) + offsets
+        return rows, self.items[pos], self.weights[pos]
 
 
 @dataclass
@@ -49,7 +89,6 @@ class TrainResult:
     history: TrainingHistory
     best_epoch: int
     epochs_run: int
-    seconds: float
 
 
 def resolve_device(name: str) -> torch.device:
@@ -75,136 +114,216 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _negatives(config: EmbeddingConfig, n_items: int) -> int | None:
+def n_negatives(config: EmbeddingConfig, n_items: int) -> int | None:
+    """Sampled negatives per batch for the ranking objective, or None for the full softmax."""
     if config.n_negatives is not None:
         return None if config.n_negatives >= n_items else config.n_negatives
     return None if n_items <= FULL_SOFTMAX_MAX_ITEMS else _DEFAULT_NEGATIVES
 
 
 def uses_sparse(config: EmbeddingConfig, n_users: int, n_items: int) -> bool:
-    """Whether the net gets sparse gradients (and so SparseAdam)."""
-    if config.objective == "ranking" and _negatives(config, n_items) is None:
-        return False  # the full softmax touches every item row anyway
+    """Whether the rating objective trains with sparse gradients (and so SparseAdam)."""
+    if config.objective != "rating" or config.regularization == "decoupled":
+        return False
     if config.optimizer == "auto":
         return n_users + n_items > 50_000
     return config.optimizer == "sparse_adam"
 
 
-def _batch_loss(net: DotProductNet, config: EmbeddingConfig, users: torch.Tensor, items: torch.Tensor,
-                targets: torch.Tensor | None, n_neg: int | None, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss to minimise, data part of it) for one mini-batch."""
-    p = net.user_embedding(users)
-    if config.objective == "rating":
-        q = net.item_embedding(items)
-        bu = net.user_bias(users).squeeze(-1)
-        bi = net.item_bias(items).squeeze(-1)
-        data = rating_mse(net.global_bias + bu + bi + (p * q).sum(-1), targets)  # type: ignore[arg-type]
-        loss = data
-        if config.weight_decay:
+def _check_finite(value: float, epoch: int, config: EmbeddingConfig) -> None:
+    if not math.isfinite(value):
+        raise TrainingError(
+            f"the training loss became {value} at epoch {epoch}; lower learning_rate "
+            f"(now {config.learning_rate:g}) or init_std (now {config.init_std:g})."
+        )
+
+
+class _EarlyStopper:
+    def __init__(self, config: EmbeddingConfig, enabled: bool) -> None:
+        self.config, self.enabled = config, enabled
+        self.best_loss, self.best_epoch, self.best_state = math.inf, 0, None
+
+    def update(self, net: DotProductNet, epoch: int, record: dict[str, float]) -> bool:
+        """Record the epoch; True when training should stop."""
+        if not self.enabled:
+            self.best_epoch = epoch
+            return False
+        if record["val_loss"] < self.best_loss:
+            self.best_loss, self.best_epoch = record["val_loss"], epoch
+            self.best_state = copy.deepcopy(net.state_dict())
+        return epoch - self.best_epoch >= (self.config.patience or 1)
+
+    def restore(self, net: DotProductNet) -> None:
+        if self.best_state is not None:
+            net.load_state_dict(self.best_state)
+
+
+# ---------------------------------------------------------------------- rating objective
+def _rating_optimizer(net: DotProductNet, config: EmbeddingConfig) -> torch.optim.Optimizer:
+    params = [p for p in net.parameters() if p.requires_grad]
+    if net.user_embedding.sparse:
+        return torch.optim.SparseAdam(params, lr=config.learning_rate)  # type: ignore[arg-type]
+    decay = config.weight_decay if config.regularization == "decoupled" else 0.0
+    # the fused kernel updates every parameter in one pass: about 1.6x faster per epoch on CPU
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=decay or 0.0, fused=True) if decay \
+        else torch.optim.Adam(params, lr=config.learning_rate, fused=True)
+
+
+def _rating_epoch(net: DotProductNet, config: EmbeddingConfig, data: RatingRows, optimizer: torch.optim.Optimizer,
+                  generator: torch.Generator) -> float:
+    n = len(data)
+    per_row = config.regularization == "per_row"
+    order = torch.randperm(n, generator=generator).to(data.users.device)
+    running = torch.zeros((), device=data.users.device)
+    for s in range(0, n, config.batch_size):  # type: ignore[arg-type]
+        rows = order[s : s + config.batch_size]
+        users, items = data.users[rows], data.items[rows]
+        p, q = net.user_embedding(users), net.item_embedding(items)
+        bu, bi = net.user_bias(users).squeeze(-1), net.item_bias(items).squeeze(-1)
+        mse = rating_mse(net.global_bias + bu + bi + (p * q).sum(-1), data.targets[rows])
+        loss = mse
+        if per_row and config.weight_decay:
             loss = loss + config.weight_decay * l2_rows(p, q)
         if config.bias_weight_decay:
             loss = loss + config.bias_weight_decay * l2_rows(bu, bi)
-        return loss, data
-    if n_neg is None:
-        data = softmax_loss(p, net.item_embedding.weight, net.item_bias.weight.squeeze(-1), items)
-    else:
-        neg = torch.randint(0, net.item_embedding.num_embeddings, (n_neg,), generator=gen).to(users.device)
-        data = _sampled(net, p, items, neg)
-    loss = data
-    if config.weight_decay:
-        loss = loss + config.weight_decay * l2_rows(p, net.item_embedding(items))
-    return loss, data
-
-
-def _sampled(net: DotProductNet, p: torch.Tensor, items: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    # embedding lookups (not .weight) so the gradients stay sparse
-    cand = torch.cat([items, neg])
-    return softmax_loss(p, net.item_embedding(cand), net.item_bias(cand).squeeze(-1), torch.arange(len(items), device=p.device),
-                        candidates=cand)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running += mse.detach() * len(rows)
+    return float(running) / max(n, 1)
 
 
 @torch.no_grad()
-def evaluate_rows(net: DotProductNet, config: EmbeddingConfig, rows: Rows, n_neg: int | None) -> float:
-    """Mean data loss over ``rows`` (MSE on [0,1] for ratings, softmax cross-entropy for ranking)."""
+def _rating_loss(net: DotProductNet, rows: RatingRows) -> float:
     total = 0.0
     for s in range(0, len(rows), _EVAL_CHUNK):
-        u, i = rows.users[s : s + _EVAL_CHUNK], rows.items[s : s + _EVAL_CHUNK]
-        if config.objective == "rating":
-            pred = torch.sigmoid(net(u, i))
-            total += float(((pred - rows.targets[s : s + _EVAL_CHUNK]) ** 2).sum())  # type: ignore[index]
-        else:
-            chunk = 4096 if n_neg is None else _EVAL_CHUNK
-            for t in range(0, len(u), chunk):
-                uu, ii = u[t : t + chunk], i[t : t + chunk]
-                logits = net.all_item_logits(uu) - net.user_bias(uu) - net.global_bias
-                total += float(torch.nn.functional.cross_entropy(logits, ii, reduction="sum"))
+        pred = torch.sigmoid(net(rows.users[s : s + _EVAL_CHUNK], rows.items[s : s + _EVAL_CHUNK]))
+        total += float(((pred - rows.targets[s : s + _EVAL_CHUNK]) ** 2).sum())
     return total / max(len(rows), 1)
 
 
-def train_net(
-    net: DotProductNet,
-    config: EmbeddingConfig,
-    train: Rows,
-    validation: Rows | None,
-    *,
-    generator: torch.Generator,
-    progress: ProgressFn | None = None,
-    rating_range: float = 1.0,
+def train_rating(
+    net: DotProductNet, config: EmbeddingConfig, train: RatingRows, validation: RatingRows | None, *,
+    generator: torch.Generator, progress: ProgressFn | None = None, rating_range: float = 1.0, epochs: int | None = None,
 ) -> TrainResult:
-    """Run the epoch loop; with early stopping, restore the best epoch's parameters."""
-    n_items = net.item_embedding.num_embeddings
-    n_neg = _negatives(config, n_items) if config.objective == "ranking" else None
-    params = [p for p in net.parameters() if p.requires_grad]
-    if net.user_embedding.sparse:
-        optimizer: torch.optim.Optimizer = torch.optim.SparseAdam(params, lr=config.learning_rate)
-    else:
-        # the fused kernel updates all parameters in one pass: about 1.6x faster per epoch on CPU
-        optimizer = torch.optim.Adam(params, lr=config.learning_rate, fused=True)
-    device = train.users.device
+    """Rating objective; with a validation set and early stopping, restores the best epoch."""
+    optimizer = _rating_optimizer(net, config)
+    stopper = _EarlyStopper(config, config.early_stopping and validation is not None and len(validation) > 0)
     history: TrainingHistory = []
-    best_loss, best_epoch, best_state = math.inf, 0, None
-    n = len(train)
-    started = time.perf_counter()
+    total = epochs or config.epochs
     epoch = 0
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, total + 1):
         t0 = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(device)
-        running = torch.zeros((), device=device)
-        for s in range(0, n, config.batch_size):
-            rows = order[s : s + config.batch_size]
-            loss, data = _batch_loss(net, config, train.users[rows], train.items[rows],
-                                     None if train.targets is None else train.targets[rows], n_neg, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running += data.detach() * len(rows)
-        train_loss = float(running) / n
-        if not math.isfinite(train_loss):
-            raise TrainingError(
-                f"the training loss became {train_loss} at epoch {epoch}; lower learning_rate "
-                f"(now {config.learning_rate:g}) or init_std (now {config.init_std:g})."
-            )
-        record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
-        if config.objective == "rating":
-            record["train_rmse"] = math.sqrt(train_loss) * rating_range
+        train_loss = _rating_epoch(net, config, train, optimizer, generator)
+        _check_finite(train_loss, epoch, config)
+        record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_rmse": math.sqrt(train_loss) * rating_range}
         if validation is not None and len(validation):
-            val_loss = evaluate_rows(net, config, validation, n_neg)
-            record["val_loss"] = val_loss
-            if config.objective == "rating":
-                record["val_rmse"] = math.sqrt(val_loss) * rating_range
+            record["val_loss"] = _rating_loss(net, validation)
+            record["val_rmse"] = math.sqrt(record["val_loss"]) * rating_range
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if progress is not None:
-            progress(epoch, config.epochs, record)
-        log.info("epoch %d: %s", epoch, record)
-        if config.early_stopping and validation is not None and len(validation):
-            if record["val_loss"] < best_loss:
-                best_loss, best_epoch = record["val_loss"], epoch
-                best_state = copy.deepcopy(net.state_dict())
-            elif epoch - best_epoch >= config.patience:
-                break
-        else:
-            best_epoch = epoch
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    return TrainResult(history=history, best_epoch=best_epoch, epochs_run=epoch, seconds=time.perf_counter() - started)
+            progress(epoch, total, record)
+        if stopper.update(net, epoch, record):
+            break
+    stopper.restore(net)
+    return TrainResult(history, stopper.best_epoch, epoch)
+
+
+# ---------------------------------------------------------------------- ranking objective
+def _ranking_optimizer(net: DotProductNet, config: EmbeddingConfig) -> torch.optim.Optimizer:
+    vectors = [net.user_embedding.weight, net.item_embedding.weight]
+    decay = config.weight_decay if config.regularization == "decoupled" else 0.0
+    return torch.optim.AdamW(
+        [{"params": vectors, "weight_decay": decay}, {"params": [net.item_bias.weight], "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+
+
+def _batch_logits(net: DotProductNet, users: torch.Tensor, data: UserRows, n_neg: int | None,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits, dense targets, user vectors) of a batch; targets aligned with the logits' columns."""
+    rows, items, weights = data.gather(users)
+    p = net.user_embedding(users)
+    if n_neg is None:
+        logits = p @ net.item_embedding.weight.T + net.item_bias.weight.T
+        targets = torch.zeros_like(logits)
+        targets[rows, items] = weights
+        return logits, targets, p
+    negatives = torch.randint(0, data.n_items, (n_neg,), generator=generator).to(users.device)
+    candidates = torch.unique(torch.cat([items, negatives]))
+    q = net.item_embedding(candidates)
+    logits = p @ q.T + net.item_bias(candidates).squeeze(-1)
+    targets = torch.zeros_like(logits)
+    targets[rows, torch.searchsorted(candidates, items)] = weights
+    return logits, targets, p
+
+
+def _ranking_epoch(net: DotProductNet, config: EmbeddingConfig, data: UserRows, optimizer: torch.optim.Optimizer,
+                   generator: torch.Generator, n_neg: int | None) -> float:
+    active = data.active_users()
+    order = active[torch.randperm(len(active), generator=generator).to(active.device)]
+    total_loss, total_weight = torch.zeros((), device=active.device), 0.0
+    per_row = config.regularization == "per_row" and config.weight_decay
+    for s in range(0, len(order), config.batch_size):  # type: ignore[arg-type]
+        users = order[s : s + config.batch_size]
+        logits, targets, p = _batch_logits(net, users, data, n_neg, generator)
+        summed, weight = multinomial_loss(logits, targets)
+        loss = summed / weight
+        if per_row:
+            loss = loss + config.weight_decay * l2_rows(p)  # type: ignore[operator]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += summed.detach()
+        total_weight += float(weight)
+    return float(total_loss) / max(total_weight, 1e-12)
+
+
+@torch.no_grad()
+def _ranking_loss(net: DotProductNet, data: UserRows, users: torch.Tensor) -> float:
+    total, weight = 0.0, 0.0
+    for s in range(0, len(users), _EVAL_USERS):
+        batch = users[s : s + _EVAL_USERS]
+        rows, items, weights = data.gather(batch)
+        logits = net.user_embedding(batch) @ net.item_embedding.weight.T + net.item_bias.weight.T
+        targets = torch.zeros_like(logits)
+        targets[rows, items] = weights
+        summed, w = multinomial_loss(logits, targets)
+        total += float(summed)
+        weight += float(w)
+    return total / max(weight, 1e-12)
+
+
+def train_ranking(
+    net: DotProductNet, config: EmbeddingConfig, train: UserRows, validation: UserRows | None, *,
+    generator: torch.Generator, progress: ProgressFn | None = None, epochs: int | None = None,
+) -> TrainResult:
+    """Ranking objective (weighted multinomial softmax per user); restores the best epoch."""
+    optimizer = _ranking_optimizer(net, config)
+    n_neg = n_negatives(config, train.n_items)
+    val_users = None
+    if validation is not None:
+        val_users = validation.active_users()
+        if len(val_users) > _MAX_VAL_USERS:  # the validation loss is a mean: a sample of users estimates it
+            pick = torch.randperm(len(val_users), generator=generator)[:_MAX_VAL_USERS].to(val_users.device)
+            val_users = torch.sort(val_users[pick]).values
+    stopper = _EarlyStopper(config, config.early_stopping and val_users is not None and len(val_users) > 0)
+    history: TrainingHistory = []
+    total = epochs or config.epochs
+    epoch = 0
+    for epoch in range(1, total + 1):
+        t0 = time.perf_counter()
+        train_loss = _ranking_epoch(net, config, train, optimizer, generator, n_neg)
+        _check_finite(train_loss, epoch, config)
+        record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
+        if validation is not None and val_users is not None and len(val_users):
+            record["val_loss"] = _ranking_loss(net, validation, val_users)
+        record["seconds"] = time.perf_counter() - t0
+        history.append(record)
+        if progress is not None:
+            progress(epoch, total, record)
+        if stopper.update(net, epoch, record):
+            break
+    stopper.restore(net)
+    return TrainResult(history, stopper.best_epoch, epoch)

@@ -28,7 +28,7 @@ class PopularityRecommender(Recommender):
     """Ranks items by the number of distinct training users who have them, the same list for everyone.
 
     Not personalised, yet hard to beat on accuracy metrics; the yardstick for every other model.
-    Ties keep item index order (``torch.topk`` on equal scores).
+    Items with equal counts come in ``torch.topk``'s order, which is unspecified but repeatable.
     """
 
     name = "popularity"
