@@ -61,20 +61,23 @@ def fold_in_ranking(
     items: torch.Tensor,
     weights: torch.Tensor,
     *,
-    weight_decay: float,
+    prior_variance: float,
     steps: int = 100,
 ) -> torch.Tensor:
     """User vector maximising the weighted softmax likelihood of the user's items.
 
-    ``-sum_i w_i log softmax(Q p + b)_i / sum_i w_i + wd |p|^2`` over the whole catalogue.
+    ``-sum_i w_i log softmax(Q p + b)_i + |p|^2 / (2 prior_variance)``: the training loss of
+    that user's rows under a Gaussian prior whose variance is the one of the trained user
+    vectors (decoupled weight decay has no per-user penalty to reuse, so the prior is read off
+    the vectors it produced).
     """
     dim = all_item_vectors.shape[1]
     p = torch.zeros(dim, dtype=torch.float32, requires_grad=True)
-    wd = max(weight_decay, 1e-4)
+    precision = 1.0 / (2.0 * max(prior_variance, 1e-8))
 
     def loss() -> torch.Tensor:
         logp = torch.log_softmax(all_item_vectors @ p + all_item_bias, dim=0)
-        return -(weights * logp[items]).sum() / weights.sum() + wd * p.pow(2).sum()
+        return -(weights * logp[items]).sum() + precision * p.pow(2).sum()
 
     _lbfgs([p], loss, steps)
     return p.detach()
