@@ -220,7 +220,20 @@ def _table(frame: Any, title: str) -> None:
     console.print(table)
 
 
+def models() -> None:
+    """The models `embrec train --model` can train."""
+    from embrec.models import registry
+
+    table = Table(title="models")
+    table.add_column("name")
+    table.add_column("what it is")
+    for name in registry.available():
+        doc = (registry.get(name).__doc__ or "").strip().splitlines()
+        table.add_row(name, doc[0] if doc else "")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    for func in (train, recommend, similar, predict):
+    for func in (train, recommend, similar, predict, models):
         app.command(func.__name__)(cli_errors(func))
