@@ -159,8 +159,9 @@ def render(rows: list[dict[str, object]], regularization: float, repeat: int) ->
         "Why this way: float32 halves memory and doubles BLAS speed; a Cholesky factorisation and inverse "
         "(`spotrf` + `spotri`) take about a third of the flops of a general inverse; scores change by about 1e-6 "
         "of the largest weight, which leaves the recommendations as good as they were (a near tie may swap). "
-        "torch's CPU Cholesky inverse (the `--torch-cpu` row) was several times slower than LAPACK's on the "
-        "larger catalogue, so torch is used on the GPU only. "
+        "More BLAS threads (and torch's CPU Cholesky, the `--torch-cpu` row) win when the machine is idle (best "
+        "column) but slow down several-fold when other work shares the cores (median column), so the default is "
+        "one BLAS thread (`threads=1`; `threads=None` uses every core) and torch is used on the GPU only. "
         "Above `max_items` (30,000) EASE is refused: use `als` or the embedding model.",
     ]
     return "\n".join(lines)

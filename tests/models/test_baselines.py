@@ -182,6 +182,15 @@ def test_implicit_models_rank_the_obvious_item_first(model: ALSRecommender | BPR
     assert model.device_ == "cpu"
 
 
+def test_implicit_models_report_each_epoch() -> None:
+    seen: list[tuple[int, int]] = []
+    model = ALSRecommender(embedding_dim=2, epochs=3).fit(
+        checkerboard_implicit(), progress=lambda epoch, total, record: seen.append((epoch, total))
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert [r["epoch"] for r in model.history_] == [1.0, 2.0, 3.0]
+
+
 def test_bpr_factors_carry_a_bias_column() -> None:
     model = BPRRecommender(embedding_dim=4, epochs=5).fit(checkerboard_implicit())
     assert model.item_vectors().shape == (10, 5)

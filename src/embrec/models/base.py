@@ -81,7 +81,11 @@ class Recommender(ABC):
         self._user_lookup = pd.Index(self.user_ids_)
         self._item_lookup = pd.Index(self.item_ids_)
         self.data_fingerprint_: str | None = train.fingerprint()
-        self._fit(train, progress)
+        try:
+            self._fit(train, progress)
+        except BaseException:
+            del self.seen_  # a failed fit leaves the model unfitted, not half-fitted
+            raise
         return self
 
     @abstractmethod

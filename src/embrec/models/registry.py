@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from embrec.errors import ConfigError
 from embrec.models.base import Recommender
@@ -27,10 +27,7 @@ def _load_builtins() -> None:
         _BUILTINS_LOADED = True
         import embrec.models.embedding  # noqa: F401  (registers itself)
 
-        try:
-            import embrec.models.baselines  # noqa: F401
-        except ImportError:  # baselines are optional extras of some installs
-            pass
+        import embrec.models.baselines  # noqa: F401
 
 
 def available() -> list[str]:
@@ -51,5 +48,3 @@ def create(name: str, **config: Any) -> Recommender:
     """A new, unfitted model: ``create("embedding", embedding_dim=64)``."""
     return get(name)(**config)
 
-
-_: Callable[..., Any] = create

@@ -42,9 +42,9 @@ class EASEConfig(BaselineConfig):
     """Where the Gram matrix is factorised: ``auto`` (CUDA when present, else CPU), ``cpu``,
     ``cuda`` or ``cuda:N``."""
     threads: int | None = 1
-    """BLAS threads while factorising on the CPU (``None``: BLAS's default, every core). One thread
-    measured as fast as two on the idle 2-core development machine and twice as fast when it was
-    busy; on a dedicated machine with many cores ``None`` is faster."""
+    """BLAS threads while factorising on the CPU (``None``: BLAS's default, every core). On the shared
+    2-core development machine two threads took 4.9 s at best but 13 s in the median on ml-latest-small,
+    one thread a steady 8.2 s (``docs/benchmarks.md``); on a dedicated many-core machine ``None`` is faster."""
 
     def __post_init__(self) -> None:
         self._check_number("regularization", strict=True)
@@ -156,7 +156,7 @@ class EASERecommender(Recommender):
         if train.n_items > cfg.max_items:
             raise ConfigError(
                 f"EASE inverts an items x items matrix and {train.name!r} has {train.n_items:,} items, above "
-                f"max_items={cfg.max_items:,} (it would need about {8 * train.n_items**2 / 1e9:.0f} GB); "
+                f"max_items={cfg.max_items:,} (it would need about {8 * train.n_items**2 / 2**30:,.1f} GiB); "
                 "use the 'als' or 'embedding' model, or filter rare items first."
             )
         device = resolve_device(cfg.device)

@@ -69,7 +69,11 @@ class _ImplicitConfig(BaselineConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class ALSConfig(_ImplicitConfig):
-    """Configuration of :class:`ALSRecommender`; defaults measured on ml-100k (``docs/benchmarks.md``)."""
+    """Configuration of :class:`ALSRecommender`.
+
+    Defaults chosen by NDCG@10 on ml-100k (random 90/10 split, seed 42, relevant = rating >= 4,
+    seen items left out): 0.303, against 0.249 with implicit's usual small regularization.
+    """
 
     _label: ClassVar[str] = "als"
 
@@ -91,7 +95,11 @@ class ALSConfig(_ImplicitConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class BPRConfig(_ImplicitConfig):
-    """Configuration of :class:`BPRRecommender`; defaults measured on ml-100k (``docs/benchmarks.md``)."""
+    """Configuration of :class:`BPRRecommender`.
+
+    Defaults chosen by NDCG@10 on ml-100k (random 90/10 split, seed 42, relevant = rating >= 4,
+    seen items left out): 0.218 (0.217-0.222 over seeds 1, 2 and 42).
+    """
 
     _label: ClassVar[str] = "bpr"
 
@@ -127,12 +135,21 @@ class _ImplicitRecommender(Recommender):
         use_gpu = _use_gpu(cfg.device)
         matrix = sp.csr_matrix(self.seen_, dtype=np.float32)
         matrix.sort_indices()
+        history: list[dict[str, float]] = []
+
+        def on_epoch(epoch: int, seconds: float, *_: Any) -> None:
+            record = {"epoch": float(epoch + 1), "seconds": float(seconds)}
+            history.append(record)
+            if progress is not None:
+                progress(epoch + 1, cfg.epochs, record)
+
         start = time.perf_counter()
         # implicit warns (an error under strict warnings) when BLAS runs its own thread pool,
         # which it rightly says slows it down; one BLAS thread while fitting avoids both
         with threadpool_limits(1, "blas"):
             model = self._make_model(use_gpu)
-            model.fit(matrix, show_progress=False)
+            model.fit(matrix, show_progress=False, callback=on_epoch)
+        self.history_ = history
         if use_gpu:
             model = model.to_cpu()
         self.train_seconds_ = time.perf_counter() - start

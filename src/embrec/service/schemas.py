@@ -1,0 +1,175 @@
+"""The service's request and response bodies (pydantic), which its OpenAPI schema describes.
+
+Films and users are named by the dataset's own ids (``item``, ``user``): whole numbers for
+MovieLens, text for datasets whose ids are text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorMessage",
+    "ExternalId",
+    "Film",
+    "FilmDetails",
+    "Health",
+    "MapPoint",
+    "FilmMap",
+    "NewUserRatings",
+    "NewUserState",
+    "Prediction",
+    "RatedFilm",
+    "RatingIn",
+    "RatingsIn",
+    "Recommendation",
+    "Recommendations",
+    "SearchResults",
+    "SimilarFilm",
+    "SimilarFilms",
+]
+
+#: A dataset's own id: an integer (MovieLens) or text.
+ExternalId = int | str
+#: A rating as sent by a client: a finite number (checked against the model's scale by the service).
+Stars = Annotated[float, Field(allow_inf_nan=False, description="Stars on the model's rating scale (see /api/health).")]
+
+
+class ErrorMessage(BaseModel):
+    """Why a request failed, in one sentence that names the bad value."""
+
+    detail: str
+
+
+class Health(BaseModel):
+    """What the service runs."""
+
+    status: str = Field(description="'ok' once the model is loaded.")
+    model: str = Field(description="Registry name of the model, e.g. 'embedding'.")
+    objective: str | None = Field(description="'rating' or 'ranking' for the embedding model.")
+    n_users: int
+    n_items: int
+    rating_scale: tuple[float, float] | None = Field(description="Lowest and highest rating the model knows.")
+    predicts_ratings: bool = Field(description="Whether the prediction endpoints answer.")
+    can_fold_in: bool = Field(description="Whether new users get recommendations.")
+    has_map: bool = Field(description="Whether the film map has coordinates (the model has item vectors).")
+    max_n: int = Field(description="Longest list any endpoint returns.")
+    storage: str = Field(description="Database backend of new users: 'sqlite' or 'postgresql'.")
+
+
+class Film(BaseModel):
+    """A film (item) with its metadata."""
+
+    item: ExternalId
+    title: str
+    year: int | None
+    genres: list[str]
+    n_ratings: int = Field(description="Ratings of the film in the model's training data.")
+
+
+class FilmDetails(Film):
+    """A film with what the service knows about it."""
+
+    mean_rating: float | None = Field(description="Mean training rating, when the run recorded it.")
+
+
+class SearchResults(BaseModel):
+    """Films whose title contains the query (case-insensitive), most rated first."""
+
+    query: str
+    total: int = Field(description="Matches before the limit was applied.")
+    results: list[Film]
+
+
+class SimilarFilm(Film):
+    rank: int
+    similarity: float = Field(description="Cosine similarity of the two films' item vectors.")
+
+
+class SimilarFilms(BaseModel):
+    item: ExternalId
+    title: str
+    results: list[SimilarFilm]
+
+
+class Recommendation(Film):
+    rank: int
+    score: float = Field(description="The model's score (predicted stars for a rating model, a logit for ranking).")
+
+
+class Recommendations(BaseModel):
+    """Top-n films for a user of the training data, films they rated left out."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    user: ExternalId
+    n: int
+    diversity: float = Field(serialization_alias="lambda", description="MMR diversity weight used (0: the model's order).")
+    recommendations: list[Recommendation]
+
+
+class Prediction(BaseModel):
+    """A predicted rating for a (user, film) pair."""
+
+    user: ExternalId
+    item: ExternalId
+    title: str
+    rating: float
+    rating_scale: tuple[float, float]
+
+
+class RatingIn(BaseModel):
+    """One rating sent by a new user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: ExternalId = Field(description="The film's id, as in /api/films.")
+    rating: Stars
+
+
+class RatingsIn(BaseModel):
+    """Several ratings sent at once; stored all together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ratings: list[RatingIn] = Field(min_length=1, max_length=1000)
+
+
+class RatedFilm(Film):
+    rating: float
+    rated_at: datetime
+
+
+class NewUserState(BaseModel):
+    """A user created through the service, with every rating they stored (newest first)."""
+
+    user_id: str
+    created_at: datetime
+    ratings: list[RatedFilm]
+
+
+class NewUserRatings(NewUserState):
+    """A new user's ratings and the recommendations folded in from all of them."""
+
+    n: int
+    diversity: float = Field(serialization_alias="lambda", description="MMR diversity weight used (0: the model's order).")
+    recommendations: list[Recommendation] = Field(description="Empty while the user has rated nothing.")
+
+
+class MapPoint(BaseModel):
+    item: ExternalId
+    title: str
+    genres: list[str]
+    n_ratings: int
+    x: float
+    y: float
+
+
+class FilmMap(BaseModel):
+    """Every film placed in 2-D by the first two principal components of its item vector."""
+
+    explained_variance: tuple[float, float] = Field(description="Share of the vectors' variance along x and y.")
+    points: list[MapPoint]
