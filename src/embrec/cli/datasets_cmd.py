@@ -78,19 +78,26 @@ def list_cmd(data_dir: DataDirOpt = None, as_json: JsonFlag = False) -> None:
         print_json(records)
         return
     table = Table(title="Built-in datasets (MovieLens, GroupLens Research)")
-    for header in ("name", "ratings", "users", "items", "scale", "zip", "on disk"):
-        table.add_column(header, justify="right" if header in ("ratings", "users", "items", "zip") else "left")
+    for header in ("name", "ratings", "users", "items", "stars", "zip", "local"):
+        table.add_column(
+            header,
+            justify="right" if header in ("ratings", "users", "items", "zip") else "left",
+            no_wrap=True,
+        )
     for info, record in zip(list_datasets(), records):
         table.add_row(
             info.name,
             _count(info.n_ratings),
             _count(info.n_users),
             _count(info.n_items),
-            _scale(info),
+            f"{info.rating_scale[0]:g}-{info.rating_scale[1]:g}",
             _size(info.zip_size),
-            record["path"] or "[dim]no[/]",
+            "[green]yes[/]" if record["path"] else "[dim]no[/]",
         )
     console.print(table)
+    for info, record in zip(list_datasets(), records):
+        if record["path"]:
+            console.print(f"{info.name}: {record['path']}", highlight=False, soft_wrap=True)
     roots = ", ".join(str(root) for root in search_roots(data_dir))
     console.print(f"[dim]Searched: {roots}[/]", highlight=False)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 __all__ = [
     "ErrorMessage",
@@ -34,6 +34,8 @@ __all__ = [
 
 #: A dataset's own id: an integer (MovieLens) or text.
 ExternalId = int | str
+#: An id sent by a client: a whole number (not true/false or 1.0) or non-empty text.
+ExternalIdIn = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=200)]
 #: A rating as sent by a client: a finite number (checked against the model's scale by the service).
 Stars = Annotated[float, Field(allow_inf_nan=False, description="Stars on the model's rating scale (see /api/health).")]
 
@@ -126,7 +128,7 @@ class RatingIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    item: ExternalId = Field(description="The film's id, as in /api/films.")
+    item: ExternalIdIn = Field(description="The film's id, as in /api/films.")
     rating: Stars
 
 

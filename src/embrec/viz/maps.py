@@ -1,0 +1,531 @@
+"""Maps of item embeddings in 2-D: PCA, t-SNE or UMAP, coloured by genre, with readable labels.
+
+:func:`embedding_map` computes the layout once (an :class:`EmbeddingMap`); :func:`map_figure`
+draws it with matplotlib (PNG/SVG) and :func:`map_html_figure` with plotly (an interactive,
+self-contained HTML page whose points show title, genres, number of ratings and mean rating on
+hover). :func:`save_map` picks by the file extension.
+
+Which films are on the map: every film with at least ``min_ratings`` training ratings (films
+rated once or twice have embeddings that barely moved from their random start), plus every
+labelled film and, with ``user=``, the user's films and recommendations. Vectors are scaled
+to unit length first (``normalize=True``), so the map shows the cosine geometry that
+``similar_items`` uses; the projection is fitted on the films shown.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from embrec.data.interactions import Interactions
+from embrec.errors import ConfigError, DataError
+from embrec.models.base import Recommender
+from embrec.viz.best_rated import BestRated, best_rated, item_rating_stats
+from embrec.viz.labels import Box, label_points, place_boxes, short_title
+from embrec.viz.save import new_figure, save_figure
+
+__all__ = [
+    "MapMethod",
+    "EmbeddingMap",
+    "project",
+    "main_genres",
+    "embedding_map",
+    "map_figure",
+    "map_html_figure",
+    "save_map",
+]
+
+log = logging.getLogger(__name__)
+
+MapMethod = Literal["pca", "tsne", "umap"]
+METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
+_METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+#: Genres that describe a format or nothing, never chosen as a film's main genre.
+_NOT_GENRES = frozenset({"", "IMAX", "(no genres listed)"})
+NO_GENRE = "(no genre)"
+OTHER = "other"
+_PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#bcbd22", "#393b79", "#ad494a", "#637939",
+]
+_GREY = "#a8a8a8"
+
+
+# --------------------------------------------------------------------------- genres
+def main_genres(genres: Sequence[str], *, rule: Literal["rarest", "first"] = "rarest") -> list[str]:
+    """One genre per film from ``|``-joined genre lists.
+
+    MovieLens lists genres alphabetically, so the first one says little (``Action`` and
+    ``Adventure`` would colour a third of the catalogue). The default ``rule="rarest"`` takes
+    the film's genre that is rarest in the catalogue: the most specific one (``Toy Story``:
+    Animation; ``The Godfather``: Crime; ``Star Wars``: Sci-Fi). ``IMAX`` is a format and is
+    skipped; a film without genres gets ``"(no genre)"``.
+    """
+    if rule not in ("rarest", "first"):
+        raise ConfigError(f"rule {rule!r} is not allowed; use 'rarest' or 'first'.")
+    lists = [[g for g in (s.split("|") if isinstance(s, str) else []) if g not in _NOT_GENRES] for s in genres]
+    if rule == "first":
+        return [gs[0] if gs else NO_GENRE for gs in lists]
+    counts: dict[str, int] = {}
+    for gs in lists:
+        for g in gs:
+            counts[g] = counts.get(g, 0) + 1
+    return [min(gs, key=lambda g: (counts[g], g)) if gs else NO_GENRE for gs in lists]
+
+
+# --------------------------------------------------------------------------- projection
+def project(
+    vectors: Any,
+    method: MapMethod = "pca",
+    *,
+    seed: int = 0,
+    normalize: bool = True,
+    perplexity: float | None = None,
+    n_neighbors: int | None = None,
+) -> tuple[NDArray[np.float64], dict[str, Any]]:
+    """2-D coordinates of ``vectors`` and facts about the projection.
+
+    Args:
+        vectors: ``(n, dim)`` item vectors.
+        method: ``"pca"`` (scikit-learn), ``"tsne"`` (scikit-learn) or ``"umap"`` (umap-learn).
+        seed: random state of t-SNE and UMAP (PCA is deterministic).
+        normalize: scale rows to unit length first (cosine geometry).
+        perplexity: t-SNE's perplexity (default ``min(30, (n - 1) / 3)``).
+        n_neighbors: UMAP's neighbourhood size (default ``min(15, n - 1)``).
+
+    Returns:
+        ``(coords, info)``; ``info`` holds ``explained_variance`` (PCA: share of variance per
+        axis) or the t-SNE/UMAP settings used.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"map method {method!r} is not allowed; use one of {', '.join(METHODS)}.")
+    x = np.asarray(vectors, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise DataError(f"a map needs at least 2 vectors in a 2-D array, got shape {x.shape}.")
+    if not np.isfinite(x).all():
+        raise DataError("the item vectors hold NaN or infinite values; retrain the model.")
+    if normalize:
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        x = x / np.where(norms > 0, norms, 1.0)
+    n = x.shape[0]
+    if x.shape[1] < 2:
+        x = np.hstack([x, np.zeros((n, 2 - x.shape[1]))])
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=seed)
+        coords = pca.fit_transform(x)
+        return coords, {"explained_variance": [float(v) for v in pca.explained_variance_ratio_]}
+    if n < 4:
+        raise DataError(f"{_METHOD_NAMES[method]} needs at least 4 films, got {n}; use method 'pca'.")
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perp = float(perplexity) if perplexity is not None else min(30.0, (n - 1) / 3.0)
+        tsne = TSNE(n_components=2, perplexity=perp, init="pca", learning_rate="auto", random_state=seed)
+        return np.asarray(tsne.fit_transform(x), dtype=np.float64), {"perplexity": perp}
+    try:
+        with warnings.catch_warnings():
+            # umap and numba announce deprecations of their own dependencies on import
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            import umap
+    except ImportError:  # pragma: no cover - umap-learn is a dependency
+        raise ConfigError("method 'umap' needs the umap-learn package (pip install umap-learn); or use 'tsne'.") from None
+    k = int(n_neighbors) if n_neighbors is not None else min(15, n - 1)
+    reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=0.1, metric="euclidean", random_state=seed, n_jobs=1)
+    with warnings.catch_warnings():
+        # small inputs make UMAP fall back to exact neighbours and say so; spectral init may warn too
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        coords = reducer.fit_transform(x)
+    return np.asarray(coords, dtype=np.float64), {"n_neighbors": k}
+
+
+# --------------------------------------------------------------------------- the layout
+@dataclass
+class EmbeddingMap:
+    """A computed map.
+
+    Attributes:
+        points: one row per film on the map: ``item``, ``title``, ``label`` (short title),
+            ``genres``, ``main_genre``, ``n_ratings``, ``mean_rating``, ``x``, ``y``, ``role``
+            (``"film"``, ``"labelled"``, ``"rated"`` or ``"recommended"``), ``labelled``
+            (bool) and ``order`` (label priority, smaller first; -1 when unlabelled).
+        method: ``"pca"``, ``"tsne"`` or ``"umap"``.
+        info: facts about the projection (see :func:`project`).
+        title: the figure title.
+        subtitle: what the points are, in words.
+        user: the user whose films are shown, if any.
+        has_ratings: whether ``mean_rating`` is known (the data was given).
+    """
+
+    points: pd.DataFrame
+    method: str
+    info: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
+    subtitle: str = ""
+    user: Any = None
+    has_ratings: bool = True
+
+    def axis_labels(self) -> tuple[str, str]:
+        name = _METHOD_NAMES[self.method]
+        if self.method == "pca" and "explained_variance" in self.info:
+            ev = self.info["explained_variance"]
+            return (f"PC 1 ({ev[0]:.0%} of variance)", f"PC 2 ({ev[1]:.0%} of variance)")
+        return (f"{name} 1", f"{name} 2")
+
+    def genre_colors(self, max_genres: int = len(_PALETTE)) -> dict[str, str]:
+        """Colour of each main genre: the most common get the palette, the rest grey (``other``)."""
+        counts = self.points["main_genre"].value_counts()
+        named = [g for g in counts.index if g != NO_GENRE][:max_genres]
+        colors = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(named)}
+        for g in counts.index:
+            colors.setdefault(g, _GREY)
+        return colors
+
+
+def _stats_for_model(model: Recommender, data: Interactions | None) -> tuple[pd.DataFrame, bool]:
+    """Per model item: title, genres, counts and means (means NaN without ``data``)."""
+    items = np.asarray(model.item_ids_)
+    counts = np.asarray(model.seen_.sum(axis=0)).ravel().astype(np.int64)
+    if data is not None and data.ratings is not None:
+        stats = item_rating_stats(data)
+        pos = pd.Index(data.item_ids).get_indexer(items)
+        if (pos < 0).any():
+            missing = items[pos < 0]
+            raise DataError(
+                f"the data does not hold {missing.size:,} of the model's items (such as {missing[0]!r}); "
+                "pass the data the model was trained on."
+            )
+        frame = stats.iloc[pos].reset_index(drop=True)
+        frame["train_ratings"] = counts
+        return frame, True
+    meta = model.item_metadata_
+    genres = [""] * len(items)
+    if meta is not None and "genres" in meta.columns:
+        genres = ["" if not isinstance(g, str) else g for g in meta["genres"].tolist()]
+    frame = pd.DataFrame({
+        "item": items,
+        "title": model.titles(range(len(items))),
+        "genres": genres,
+        "n_ratings": counts,
+        "mean_rating": np.full(len(items), np.nan),
+        "train_ratings": counts,
+    })
+    return frame, False
+
+
+def embedding_map(
+    model: Recommender,
+    *,
+    data: Interactions | None = None,
+    method: MapMethod = "pca",
+    label: Sequence[Any] | None = None,
+    n_best: int = 30,
+    best: BestRated | None = None,
+    user: Any = None,
+    n_recs: int = 10,
+    n_liked: int = 6,
+    min_ratings: int = 10,
+    max_points: int = 3000,
+    seed: int = 0,
+    normalize: bool = True,
+    genre_rule: Literal["rarest", "first"] = "rarest",
+) -> EmbeddingMap:
+    """Lay a model's item embeddings out in 2-D, with the films to label.
+
+    Args:
+        model: a fitted model with item vectors (``model.item_vectors()``).
+        data: the ratings the model was trained on (or all of them); gives each film's number
+            of ratings and mean on hover and the best-rated films. Without it, counts come from
+            the model's training matrix and the most-rated films are labelled.
+        method: ``"pca"``, ``"tsne"`` or ``"umap"``.
+        label: item ids to label, most important first (default: the ``n_best`` best-rated
+            films by damped mean, see :func:`~embrec.viz.best_rated.best_rated`; with
+            ``user=``, that user's recommendations and best-liked films instead).
+        n_best: how many best-rated films to label by default.
+        best: a :class:`BestRated` already computed from ``data`` (its films are labelled).
+        user: a user id: mark the user's training films and recommendations.
+        n_recs: recommendations shown for ``user``.
+        n_liked: the user's highest-rated films that get a label.
+        min_ratings: films with fewer training ratings are left off the map (unless labelled or
+            the user's).
+        max_points: at most this many background films (the most-rated), to keep t-SNE/UMAP fast.
+        seed: random state of t-SNE/UMAP.
+        normalize: unit-length vectors first (cosine geometry).
+        genre_rule: how a film's main genre is chosen (see :func:`main_genres`).
+    """
+    vectors = model.item_vectors()
+    if vectors is None:
+        raise ConfigError(f"model {model.name!r} has no item embeddings to map; train an embedding model.")
+    if method not in METHODS:
+        raise ConfigError(f"map method {method!r} is not allowed; use one of {', '.join(METHODS)}.")
+    if isinstance(min_ratings, bool) or not isinstance(min_ratings, (int, np.integer)) or min_ratings < 0:
+        raise ConfigError(f"min_ratings must be an integer >= 0, got {min_ratings!r}.")
+    stats, has_ratings = _stats_for_model(model, data)
+    stats["main_genre"] = main_genres(stats["genres"].tolist(), rule=genre_rule)
+    n_items = len(stats)
+    role = np.array(["film"] * n_items, dtype=object)
+    order = np.full(n_items, -1, dtype=np.int64)
+    subtitle_parts = []
+
+    labelled: list[int] = []
+    if user is not None:
+        u = int(model.user_index(user)[0])
+        rated = model.seen_[u].indices.astype(np.int64)
+        recs, _ = model.recommend_indexes(np.array([u]), n_recs)
+        rec_idx = [int(i) for i in recs[0] if i >= 0]
+        liked = _liked(model, data, user, rated)[:n_liked]
+        role[rated] = "rated"
+        role[rec_idx] = "recommended"
+        labelled = rec_idx + [i for i in liked if i not in rec_idx]
+        subtitle_parts.append(f"user {user}: {len(rated):,} rated films (black rings), top {len(rec_idx)} recommendations (red stars)")
+    if label is not None:
+        labelled = [int(i) for i in model.item_index(list(label))]
+        what = f"{len(labelled)} chosen films labelled"
+    elif user is None:
+        if best is None and has_ratings and data is not None:
+            best = best_rated(data, n=n_best)
+        if best is not None:
+            labelled = [int(i) for i in model.item_index(best.item_ids)]
+            what = f"the {len(labelled)} best-rated films (damped mean, m = {best.m:g}) labelled"
+        else:
+            labelled = [int(i) for i in np.argsort(-stats["train_ratings"].to_numpy(), kind="stable")[:n_best]]
+            what = f"the {len(labelled)} most-rated films labelled"
+    else:
+        what = "recommendations and best-liked films labelled"
+    order[labelled] = np.arange(len(labelled))
+    role[labelled] = np.where(role[labelled] == "film", "labelled", role[labelled])
+
+    counts = stats["train_ratings"].to_numpy()
+    background = np.flatnonzero(counts >= max(min_ratings, 1))
+    if len(background) > max_points:
+        background = background[np.argsort(-counts[background], kind="stable")[:max_points]]
+    keep = np.union1d(background, np.flatnonzero(role != "film"))
+    if len(keep) < 2:
+        raise DataError(
+            f"only {len(keep)} film(s) have at least {min_ratings} training ratings; lower min_ratings to map more films."
+        )
+    coords, info = project(np.asarray(vectors)[keep], method, seed=seed, normalize=normalize)
+    points = stats.iloc[keep].reset_index(drop=True)
+    points["x"] = coords[:, 0]
+    points["y"] = coords[:, 1]
+    points["role"] = role[keep]
+    points["order"] = order[keep]
+    points["labelled"] = points["order"] >= 0
+    points["label"] = [short_title(t) for t in points["title"]]
+    name = _METHOD_NAMES[method]
+    subtitle_parts.insert(0, f"{len(points):,} films with >= {max(min_ratings, 1)} training ratings, coloured by main genre; {what}")
+    if user is not None:
+        title = f"User {user}'s films and recommendations on the {name} map of item embeddings"
+    elif label is None and best is not None:
+        title = f"The {len(labelled)} best-rated films on the {name} map of item embeddings"
+    else:
+        title = f"Item embeddings ({name})"
+    return EmbeddingMap(points=points, method=method, info=info, title=title, subtitle="; ".join(subtitle_parts),
+                        user=user, has_ratings=has_ratings)
+
+
+def _liked(model: Recommender, data: Interactions | None, user: Any, rated: NDArray[np.int64]) -> list[int]:
+    """The user's training films, highest rated first (most-rated first without ratings)."""
+    if data is not None and data.ratings is not None and data.has_user(user):
+        u = int(data.user_index(user)[0])
+        rows = data.users == u
+        frame = pd.DataFrame({"item": data.item_ids[data.items[rows]], "rating": data.ratings[rows]})
+        pos = pd.Index(np.asarray(model.item_ids_)).get_indexer(frame["item"].to_numpy())
+        frame["idx"] = pos
+        frame = frame[(pos >= 0) & np.isin(pos, rated)]
+        counts = np.asarray(model.seen_.sum(axis=0)).ravel()
+        frame = frame.assign(pop=counts[frame["idx"].to_numpy()])
+        frame = frame.sort_values(["rating", "pop"], ascending=[False, False], kind="stable")
+        return [int(i) for i in frame["idx"]]
+    counts = np.asarray(model.seen_.sum(axis=0)).ravel()
+    return [int(i) for i in rated[np.argsort(-counts[rated], kind="stable")]]
+
+
+# --------------------------------------------------------------------------- matplotlib
+def map_figure(
+    emap: EmbeddingMap,
+    *,
+    figsize: tuple[float, float] = (13.0, 9.5),
+    max_genres: int = len(_PALETTE),
+    fontsize: float = 8.0,
+) -> Any:
+    """The map as a matplotlib ``Figure`` (never shown): genre colours with a legend outside the
+    plot, labelled films ringed in black with non-overlapping titles."""
+    from matplotlib.lines import Line2D
+
+    pts = emap.points
+    colors = emap.genre_colors(max_genres)
+    fig = new_figure(figsize, layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    col = pts["main_genre"].map(colors).to_numpy()
+    is_bg = (pts["role"] == "film").to_numpy()
+    ax.scatter(pts["x"][is_bg], pts["y"][is_bg], c=col[is_bg], s=9, alpha=0.45, linewidths=0, zorder=1, rasterized=True)
+    rated = (pts["role"] == "rated").to_numpy()
+    if rated.any():
+        ax.scatter(pts["x"][rated], pts["y"][rated], c=col[rated], s=26, edgecolors="black", linewidths=0.8, zorder=3)
+    lab = (pts["role"] == "labelled").to_numpy()
+    if lab.any():
+        ax.scatter(pts["x"][lab], pts["y"][lab], c=col[lab], s=46, edgecolors="black", linewidths=1.0, zorder=4)
+    rec = (pts["role"] == "recommended").to_numpy()
+    if rec.any():
+        ax.scatter(pts["x"][rec], pts["y"][rec], c="#d62728", marker="*", s=190, edgecolors="black", linewidths=0.6, zorder=4)
+
+    # room for labels: pad the limits, then fix them before placing text in pixels
+    x0, x1 = float(pts["x"].min()), float(pts["x"].max())
+    y0, y1 = float(pts["y"].min()), float(pts["y"].max())
+    dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+    ax.set_xlim(x0 - 0.06 * dx, x1 + 0.06 * dx)
+    ax.set_ylim(y0 - 0.05 * dy, y1 + 0.05 * dy)
+    xlabel, ylabel = emap.axis_labels()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if emap.method != "pca":
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_title(emap.title, fontsize=13, loc="left", pad=22)
+    ax.text(0.0, 1.008, emap.subtitle, transform=ax.transAxes, fontsize=8.5, color="#555555", va="bottom", ha="left")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+    shown = [g for g in colors if colors[g] != _GREY]
+    handles = [Line2D([], [], marker="o", ls="", color=colors[g], markersize=7, label=g) for g in shown]
+    if any(c == _GREY for c in colors.values()):
+        handles.append(Line2D([], [], marker="o", ls="", color=_GREY, markersize=7, label="other genres"))
+    role_handles = []
+    if lab.any():
+        role_handles.append(Line2D([], [], marker="o", ls="", mfc="white", mec="black", markersize=7, label="labelled film"))
+    if rated.any():
+        role_handles.append(Line2D([], [], marker="o", ls="", mfc="white", mec="black", markersize=6, label=f"rated by user {emap.user}"))
+    if rec.any():
+        role_handles.append(Line2D([], [], marker="*", ls="", color="#d62728", mec="black", markersize=12, label="recommended"))
+    legend = ax.legend(handles=handles, title="main genre", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                       frameon=False, fontsize=9, title_fontsize=9.5, alignment="left")
+    if role_handles:
+        ax.add_artist(legend)
+        ax.legend(handles=role_handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), frameon=False, fontsize=9)
+
+    fig.canvas.draw()  # the constrained layout settles the axes size before labels are placed
+    labelled = pts[pts["labelled"]].sort_values("order")
+    if len(labelled):
+        others = pts[(~pts["labelled"]) & (pts["role"] != "film")]
+        label_points(ax, labelled["x"], labelled["y"], labelled["label"].tolist(),
+                     avoid_x=others["x"], avoid_y=others["y"], fontsize=fontsize)
+    fig.set_layout_engine("none")  # keep the axes where the labels were placed
+    return fig
+
+
+# --------------------------------------------------------------------------- plotly
+def _fmt_mean(value: float) -> str:
+    return "-" if value is None or not math.isfinite(float(value)) else f"{float(value):.2f}"
+
+
+def map_html_figure(
+    emap: EmbeddingMap,
+    *,
+    width: int = 1100,
+    height: int = 780,
+    max_genres: int = len(_PALETTE),
+    fontsize: int = 11,
+) -> Any:
+    """The map as an interactive plotly ``Figure``: hover shows title, genres, number of ratings
+    and mean; click a genre in the legend to hide it. Titles are HTML-escaped (they are data)."""
+    import plotly.graph_objects as go
+
+    pts = emap.points
+    colors = emap.genre_colors(max_genres)
+    fig = go.Figure()
+    hover = (
+        "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>"
+        + "%{customdata[2]} ratings, mean %{customdata[3]}<extra></extra>"
+    )
+
+    def custom(frame: pd.DataFrame) -> list[list[str]]:
+        return [
+            [html.escape(str(t)), html.escape(str(g).replace("|", ", ") or "no genres"), f"{int(n):,}", _fmt_mean(m)]
+            for t, g, n, m in zip(frame["title"], frame["genres"], frame["n_ratings"], frame["mean_rating"])
+        ]
+
+    order = list(colors)
+    for genre in order:
+        sub = pts[(pts["main_genre"] == genre) & (pts["role"].isin(["film", "labelled"]))]
+        if sub.empty:
+            continue
+        is_lab = (sub["role"] == "labelled").to_numpy()
+        fig.add_trace(go.Scatter(
+            x=sub["x"], y=sub["y"], mode="markers", name=html.escape(genre), legendgroup=html.escape(genre),
+            marker=dict(color=colors[genre], size=np.where(is_lab, 11, 6), opacity=np.where(is_lab, 1.0, 0.55).tolist(),
+                        line=dict(color="black", width=np.where(is_lab, 1.2, 0).tolist())),
+            customdata=custom(sub), hovertemplate=hover,
+        ))
+    for role, name, marker in (
+        ("rated", f"rated by user {html.escape(str(emap.user))}", dict(symbol="circle-open", size=10, color="black", line=dict(width=1.5))),
+        ("recommended", "recommended", dict(symbol="star", size=16, color="#d62728", line=dict(color="black", width=1))),
+    ):
+        sub = pts[pts["role"] == role]
+        if len(sub):
+            fig.add_trace(go.Scatter(x=sub["x"], y=sub["y"], mode="markers", name=name, marker=marker,
+                                     customdata=custom(sub), hovertemplate=hover))
+
+    margin = dict(l=70, r=230, t=90, b=60)
+    x0, x1 = float(pts["x"].min()), float(pts["x"].max())
+    y0, y1 = float(pts["y"].min()), float(pts["y"].max())
+    dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+    xr = (x0 - 0.06 * dx, x1 + 0.06 * dx)
+    yr = (y0 - 0.05 * dy, y1 + 0.05 * dy)
+    plot_w = width - margin["l"] - margin["r"]
+    plot_h = height - margin["t"] - margin["b"]
+    labelled = pts[pts["labelled"]].sort_values("order")
+    annotations = []
+    if len(labelled):
+        def to_px(x: Any, y: Any) -> NDArray[np.float64]:
+            px = (np.asarray(x, dtype=np.float64) - xr[0]) / (xr[1] - xr[0]) * plot_w
+            py = (np.asarray(y, dtype=np.float64) - yr[0]) / (yr[1] - yr[0]) * plot_h
+            return np.column_stack([px, py])
+
+        anchors = to_px(labelled["x"], labelled["y"])
+        # plotly measures text in the browser; 0.56 em per character is close for its sans-serif
+        sizes = np.array([[0.56 * fontsize * len(t) + 6, fontsize * 1.35 + 4] for t in labelled["label"]])
+        others = pts[(~pts["labelled"]) & (pts["role"] != "film")]
+        boxes = place_boxes(anchors, sizes, Box(0, 0, plot_w, plot_h),
+                            obstacles=to_px(others["x"], others["y"]) if len(others) else None, point_radius=6)
+        for (px, py), box, text, x, y in zip(anchors, boxes, labelled["label"], labelled["x"], labelled["y"]):
+            cx, cy = box.x0 + box.width / 2, box.y0 + box.height / 2
+            far = box.distance_to(px, py) > 9
+            annotations.append(dict(
+                x=x, y=y, xref="x", yref="y", text=html.escape(text), showarrow=True,
+                ax=cx - px, ay=-(cy - py), axref="pixel", ayref="pixel",
+                arrowhead=0, arrowwidth=0.8, arrowcolor="#555555" if far else "rgba(0,0,0,0)",
+                font=dict(size=fontsize, color="#222222"), bgcolor="rgba(255,255,255,0.75)", borderpad=1,
+            ))
+    xlabel, ylabel = emap.axis_labels()
+    axis = dict(showgrid=False, zeroline=False, linecolor="#888888", showticklabels=emap.method == "pca")
+    fig.update_layout(
+        width=width, height=height, margin=margin, template="plotly_white",
+        title=dict(text=f"{html.escape(emap.title)}<br><sup>{html.escape(emap.subtitle)}</sup>", x=0.01, xanchor="left"),
+        xaxis=dict(range=list(xr), title=xlabel, **axis), yaxis=dict(range=list(yr), title=ylabel, **axis),
+        legend=dict(title=dict(text="main genre"), itemsizing="constant", x=1.02, y=1.0, xanchor="left"),
+        annotations=annotations, hovermode="closest",
+    )
+    return fig
+
+
+def save_map(emap: EmbeddingMap, path: str | Path, *, dpi: int = 150) -> Path:
+    """Write the map to ``path``: ``.png``/``.svg`` (matplotlib) or ``.html`` (interactive, offline)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".html":
+        return save_figure(map_html_figure(emap), path)
+    if suffix in (".png", ".svg"):
+        return save_figure(map_figure(emap), path, dpi=dpi)
+    raise ConfigError(f"cannot write a map as {suffix or 'a file without extension'!r}; use .png, .svg or .html.")
