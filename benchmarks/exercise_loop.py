@@ -72,7 +72,7 @@ def run_exercise(
             loss = loss_fn(prediction, labels)
             loss.backward()
             optimizer.step()
-            running_loss += float(loss)
+            running_loss += float(loss.detach())
         avg_loss = running_loss / (index + 1)
         model.train(False)
         running_vloss = 0.0

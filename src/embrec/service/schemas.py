@@ -7,9 +7,9 @@ MovieLens, text for datasets whose ids are text.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, StringConstraints, Tag
 
 __all__ = [
     "ErrorMessage",
@@ -25,6 +25,7 @@ __all__ = [
     "RatedFilm",
     "RatingIn",
     "RatingsIn",
+    "RatingsBody",
     "Recommendation",
     "Recommendations",
     "SearchResults",
@@ -138,6 +139,17 @@ class RatingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ratings: list[RatingIn] = Field(min_length=1, max_length=1000)
+
+
+def _body_kind(value: Any) -> str:
+    many = isinstance(value, RatingsIn) or (isinstance(value, dict) and "ratings" in value)
+    return "many" if many else "one"
+
+
+#: What POST .../ratings takes: one rating, or ``{"ratings": [...]}``; errors name only the shape sent.
+RatingsBody = Annotated[
+    Annotated[RatingsIn, Tag("many")] | Annotated[RatingIn, Tag("one")], Discriminator(_body_kind)
+]
 
 
 class RatedFilm(Film):

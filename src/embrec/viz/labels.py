@@ -140,9 +140,9 @@ _YEAR = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 _PAREN = re.compile(r"\s*\([^()]*\)")
 
 
-def short_title(title: str, *, max_chars: int = 28) -> str:
-    """A short label for a MovieLens title: article moved to the front, alternative titles
-    dropped, cut to ``max_chars`` (plus the year).
+def short_title(title: str, *, width: int = 26, max_lines: int = 2) -> str:
+    """A short label for a MovieLens title: the article moved to the front, alternative titles
+    dropped, wrapped at ``width`` characters on at most ``max_lines`` lines, the year kept.
 
     ``"Shawshank Redemption, The (1994)"`` -> ``"The Shawshank Redemption (1994)"``;
     ``"Trial, The (Procès, Le) (1962)"`` -> ``"The Trial (1962)"``.
@@ -160,9 +160,33 @@ def short_title(title: str, *, max_chars: int = 28) -> str:
         if text.endswith(suffix):
             text = f"{article}{'' if article.endswith(chr(39)) else ' '}{text[: -len(suffix)]}"
             break
-    if len(text) > max_chars:
-        text = text[: max_chars - 1].rstrip(" :,-") + "…"
-    return f"{text} ({year})" if year else text
+    if not text:
+        return year
+    full = f"{text} ({year})" if year else text
+    if len(full) <= width + 8:
+        return full
+    words = [w if len(w) <= width else w[: width - 1] + "…" for w in text.split()] or [text]
+    if year:
+        words[-1] = f"{words[-1]} ({year})"  # never a year alone on a line
+    lines: list[str] = []
+    current = ""
+    for i, word in enumerate(words):
+        candidate = f"{current} {word}".strip()
+        if len(candidate) <= width or not current:
+            current = candidate
+            continue
+        lines.append(current)
+        current = word
+        if len(lines) == max_lines - 1:
+            rest = " ".join([current, *words[i + 1 :]])
+            if len(rest) > width + 4:
+                tail = f" ({year})" if year else ""
+                keep = rest[: max(1, width - len(tail) - 1)].rstrip(" :,-")
+                rest = f"{keep}…{tail}"
+            current = rest
+            break
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def label_points(

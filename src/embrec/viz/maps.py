@@ -167,6 +167,8 @@ class EmbeddingMap:
         subtitle: what the points are, in words.
         user: the user whose films are shown, if any.
         has_ratings: whether ``mean_rating`` is known (the data was given).
+        genre_order: main genres by how common they are in the model's whole catalogue (fixes
+            the colours, so every map of one model colours a genre alike).
     """
 
     points: pd.DataFrame
@@ -176,6 +178,7 @@ class EmbeddingMap:
     subtitle: str = ""
     user: Any = None
     has_ratings: bool = True
+    genre_order: list[str] = field(default_factory=list)
 
     def axis_labels(self) -> tuple[str, str]:
         name = _METHOD_NAMES[self.method]
@@ -185,13 +188,14 @@ class EmbeddingMap:
         return (f"{name} 1", f"{name} 2")
 
     def genre_colors(self, max_genres: int = len(_PALETTE)) -> dict[str, str]:
-        """Colour of each main genre: the most common get the palette, the rest grey (``other``)."""
-        counts = self.points["main_genre"].value_counts()
-        named = [g for g in counts.index if g != NO_GENRE][:max_genres]
-        colors = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(named)}
-        for g in counts.index:
-            colors.setdefault(g, _GREY)
-        return colors
+        """Colour of each main genre on the map, most common first: the ``max_genres`` most
+        common in the model's catalogue get the palette (so maps of one model agree), the rest grey."""
+        ranking = self.genre_order or list(self.points["main_genre"].value_counts().index)
+        rank = {g: i for i, g in enumerate(ranking)}
+        named = [g for g in ranking if g != NO_GENRE][:max_genres]
+        palette = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(named)}
+        present = sorted(set(self.points["main_genre"]), key=lambda g: (g not in palette, rank.get(g, len(rank)), g))
+        return {g: palette.get(g, _GREY) for g in present}
 
 
 def _stats_for_model(model: Recommender, data: Interactions | None) -> tuple[pd.DataFrame, bool]:
@@ -265,6 +269,9 @@ def embedding_map(
         normalize: unit-length vectors first (cosine geometry).
         genre_rule: how a film's main genre is chosen (see :func:`main_genres`).
     """
+    if not isinstance(model, Recommender):
+        raise ConfigError(f"embedding_map takes a fitted Recommender, got {type(model).__name__}.")
+    model._check_fitted()
     vectors = model.item_vectors()
     if vectors is None:
         raise ConfigError(f"model {model.name!r} has no item embeddings to map; train an embedding model.")
@@ -332,8 +339,9 @@ def embedding_map(
         title = f"The {len(labelled)} best-rated films on the {name} map of item embeddings"
     else:
         title = f"Item embeddings ({name})"
+    genre_order = list(stats["main_genre"].value_counts().index)
     return EmbeddingMap(points=points, method=method, info=info, title=title, subtitle="; ".join(subtitle_parts),
-                        user=user, has_ratings=has_ratings)
+                        user=user, has_ratings=has_ratings, genre_order=genre_order)
 
 
 def _liked(model: Recommender, data: Interactions | None, user: Any, rated: NDArray[np.int64]) -> list[int]:
@@ -371,7 +379,7 @@ def map_figure(
     ax = fig.add_subplot(1, 1, 1)
     col = pts["main_genre"].map(colors).to_numpy()
     is_bg = (pts["role"] == "film").to_numpy()
-    ax.scatter(pts["x"][is_bg], pts["y"][is_bg], c=col[is_bg], s=9, alpha=0.45, linewidths=0, zorder=1, rasterized=True)
+    ax.scatter(pts["x"][is_bg], pts["y"][is_bg], c=col[is_bg], s=11, alpha=0.55, linewidths=0, zorder=1, rasterized=True)
     rated = (pts["role"] == "rated").to_numpy()
     if rated.any():
         ax.scatter(pts["x"][rated], pts["y"][rated], c=col[rated], s=26, edgecolors="black", linewidths=0.8, zorder=3)

@@ -1,0 +1,8 @@
+"""The web service and its page: recommendations, similar films, and new users rating their way in.
+
+``embrec serve RUN`` runs it; :func:`create_app` builds the FastAPI app for tests or other servers.
+"""
+
+from embrec.service.app import create_app, run_server
+
+__all__ = ["create_app", "run_server"]
