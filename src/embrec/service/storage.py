@@ -105,9 +105,8 @@ def normalise_url(db_url: str) -> URL:
         ) from None
     shown = url.render_as_string(hide_password=True)
     if url.get_backend_name() == "postgresql":
-        if url.get_driver_name() != "psycopg":
-            url = url.set(drivername="postgresql+psycopg")
-        return url
+        # psycopg (3) is the driver embrec installs; a bare or other driver name would pick another
+        return url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:") or "mode=memory" in str(url.query):
             raise ConfigError(

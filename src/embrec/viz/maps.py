@@ -55,9 +55,11 @@ NO_GENRE = "(no genre)"
 OTHER = "other"
 _PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#393b79", "#ad494a", "#637939",
+    "#bcbd22", "#393b79",
 ]
 _GREY = "#a8a8a8"
+#: Share of the data range left free on each side, room for labels of points at the edge.
+_PAD = 0.1
 
 
 # --------------------------------------------------------------------------- genres
@@ -394,8 +396,8 @@ def map_figure(
     x0, x1 = float(pts["x"].min()), float(pts["x"].max())
     y0, y1 = float(pts["y"].min()), float(pts["y"].max())
     dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
-    ax.set_xlim(x0 - 0.06 * dx, x1 + 0.06 * dx)
-    ax.set_ylim(y0 - 0.05 * dy, y1 + 0.05 * dy)
+    ax.set_xlim(x0 - _PAD * dx, x1 + _PAD * dx)
+    ax.set_ylim(y0 - _PAD * dy, y1 + _PAD * dy)
     xlabel, ylabel = emap.axis_labels()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -445,7 +447,7 @@ def map_html_figure(
     width: int = 1100,
     height: int = 780,
     max_genres: int = len(_PALETTE),
-    fontsize: int = 11,
+    fontsize: int = 10,
 ) -> Any:
     """The map as an interactive plotly ``Figure``: hover shows title, genres, number of ratings
     and mean; click a genre in the legend to hide it. Titles are HTML-escaped (they are data)."""
@@ -465,19 +467,21 @@ def map_html_figure(
             for t, g, n, m in zip(frame["title"], frame["genres"], frame["n_ratings"], frame["mean_rating"])
         ]
 
-    order = list(colors)
-    for genre in order:
-        sub = pts[(pts["main_genre"] == genre) & (pts["role"].isin(["film", "labelled"]))]
+    plain = pts[pts["role"].isin(["film", "labelled"])]
+    groups = [(g, [g], colors[g]) for g in colors if colors[g] != _GREY]
+    grey = [g for g in colors if colors[g] == _GREY]
+    if grey:
+        groups.append(("other genres", grey, _GREY))
+    for name, members, color in groups:
+        sub = plain[plain["main_genre"].isin(members)]
         if sub.empty:
             continue
-        is_lab = (sub["role"] == "labelled").to_numpy()
         fig.add_trace(go.Scatter(
-            x=sub["x"], y=sub["y"], mode="markers", name=html.escape(genre), legendgroup=html.escape(genre),
-            marker=dict(color=colors[genre], size=np.where(is_lab, 11, 6), opacity=np.where(is_lab, 1.0, 0.55).tolist(),
-                        line=dict(color="black", width=np.where(is_lab, 1.2, 0).tolist())),
-            customdata=custom(sub), hovertemplate=hover,
+            x=sub["x"], y=sub["y"], mode="markers", name=html.escape(name),
+            marker=dict(color=color, size=7, opacity=0.6), customdata=custom(sub), hovertemplate=hover,
         ))
     for role, name, marker in (
+        ("labelled", "labelled film", dict(symbol="circle-open", size=13, color="black", line=dict(width=2))),
         ("rated", f"rated by user {html.escape(str(emap.user))}", dict(symbol="circle-open", size=10, color="black", line=dict(width=1.5))),
         ("recommended", "recommended", dict(symbol="star", size=16, color="#d62728", line=dict(color="black", width=1))),
     ):
@@ -490,8 +494,8 @@ def map_html_figure(
     x0, x1 = float(pts["x"].min()), float(pts["x"].max())
     y0, y1 = float(pts["y"].min()), float(pts["y"].max())
     dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
-    xr = (x0 - 0.06 * dx, x1 + 0.06 * dx)
-    yr = (y0 - 0.05 * dy, y1 + 0.05 * dy)
+    xr = (x0 - _PAD * dx, x1 + _PAD * dx)
+    yr = (y0 - _PAD * dy, y1 + _PAD * dy)
     plot_w = width - margin["l"] - margin["r"]
     plot_h = height - margin["t"] - margin["b"]
     labelled = pts[pts["labelled"]].sort_values("order")
@@ -504,7 +508,8 @@ def map_html_figure(
 
         anchors = to_px(labelled["x"], labelled["y"])
         # plotly measures text in the browser; 0.56 em per character is close for its sans-serif
-        sizes = np.array([[0.56 * fontsize * len(t) + 6, fontsize * 1.35 + 4] for t in labelled["label"]])
+        lines = [str(t).split("\n") for t in labelled["label"]]
+        sizes = np.array([[0.56 * fontsize * max(len(x) for x in ls) + 6, fontsize * 1.3 * len(ls) + 4] for ls in lines])
         others = pts[(~pts["labelled"]) & (pts["role"] != "film")]
         boxes = place_boxes(anchors, sizes, Box(0, 0, plot_w, plot_h),
                             obstacles=to_px(others["x"], others["y"]) if len(others) else None, point_radius=6)
@@ -512,7 +517,7 @@ def map_html_figure(
             cx, cy = box.x0 + box.width / 2, box.y0 + box.height / 2
             far = box.distance_to(px, py) > 9
             annotations.append(dict(
-                x=x, y=y, xref="x", yref="y", text=html.escape(text), showarrow=True,
+                x=x, y=y, xref="x", yref="y", text="<br>".join(html.escape(t) for t in str(text).split("\n")), showarrow=True,
                 ax=cx - px, ay=-(cy - py), axref="pixel", ayref="pixel",
                 arrowhead=0, arrowwidth=0.8, arrowcolor="#555555" if far else "rgba(0,0,0,0)",
                 font=dict(size=fontsize, color="#222222"), bgcolor="rgba(255,255,255,0.75)", borderpad=1,

@@ -1,0 +1,50 @@
+"""``embrec serve``: the web service and page for a saved run."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from embrec.cli._common import cli_errors, err_console
+
+
+class LogLevel(str, Enum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
+@cli_errors
+def serve(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `embrec train --out`.")],
+    host: Annotated[str, typer.Option("--host", help="Address to bind; the default keeps the service on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    db: Annotated[Optional[str], typer.Option(
+        "--db", help="Database of new users: sqlite:///file.sqlite or postgresql://user:pw@host/db "
+                     "(default: RUN.service.sqlite beside the run folder).")] = None,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="torch CPU threads (1 serves many small requests best).")] = 1,
+    log_level: Annotated[LogLevel, typer.Option("--log-level", help="uvicorn's log level.")] = LogLevel.info,
+) -> None:
+    """Serve a run: JSON API (recommendations, similar films, new users) and a page at http://HOST:PORT/."""
+    from embrec.models.io import read_run_info
+    from embrec.service.app import run_server
+    from embrec.service.storage import default_db_url, normalise_url
+
+    read_run_info(run)  # a missing or foreign folder fails here in one line, before uvicorn starts
+    url = normalise_url(db or default_db_url(run))
+    err_console.print(
+        f"serving [bold]{run}[/] at http://{host}:{port}/ (API docs at /docs); new users in "
+        f"{url.render_as_string(hide_password=True)}",
+        highlight=False,
+    )
+    run_server(run, host=host, port=port, db_url=db, threads=threads, log_level=log_level.value)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``embrec`` app."""
+    app.command("serve")(serve)

@@ -1,0 +1,205 @@
+"""Curves and distributions: training history, per-user diversity and novelty, the re-ranking
+trade-off, and metric means with their intervals. Each function returns a matplotlib
+``Figure`` (never shown); write it with :func:`embrec.viz.save.save_figure`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from embrec.errors import ConfigError, DataError
+from embrec.viz.save import new_figure
+
+__all__ = ["training_curves", "metric_distributions", "tradeoff_figure", "metric_intervals"]
+
+_TRAIN, _VAL = "#1f77b4", "#d62728"
+_MODEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+_LABELS = {
+    "ndcg": "NDCG@k",
+    "recall": "recall@k",
+    "precision": "precision@k",
+    "map": "MAP@k",
+    "mrr": "MRR@k",
+    "hit": "hit rate@k",
+    "diversity": "diversity (ILD, embedding cosine distance)",
+    "genre_diversity": "genre diversity (ILD, Jaccard distance)",
+    "novelty": "novelty (self-information, bits)",
+    "epc": "EPC (expected popularity complement)",
+    "exercise_diversity": "the exercise's scaled diversity",
+    "coverage": "catalogue coverage",
+    "gini": "Gini index of exposure",
+    "arp": "average recommendation popularity",
+}
+
+
+def _label(metric: str) -> str:
+    return _LABELS.get(metric, metric)
+
+
+def _tidy(ax: Any) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(True, color="#e5e5e5", lw=0.8)
+    ax.set_axisbelow(True)
+
+
+def training_curves(history: Sequence[Mapping[str, float]], *, title: str | None = None,
+                    best_epoch: int | None = None) -> Any:
+    """Training and validation figures per epoch (``model.history_``): loss, and RMSE in stars
+    when recorded. The best epoch (lowest validation loss, or ``best_epoch``) is marked."""
+    if not history:
+        raise DataError("the training history is empty (closed-form models such as popularity or EASE have none); "
+                        "there are no curves to draw.")
+    frame = pd.DataFrame(list(history))
+    if "epoch" not in frame.columns:
+        frame["epoch"] = np.arange(1, len(frame) + 1)
+    panels = [("loss", "loss")]
+    if frame.filter(like="rmse").notna().any().any():
+        panels.append(("rmse", "RMSE (stars)"))
+    fig = new_figure((5.2 * len(panels) + 0.6, 4.0), layout="constrained")
+    if best_epoch is None and "val_loss" in frame and frame["val_loss"].notna().any():
+        best_epoch = int(frame.loc[frame["val_loss"].idxmin(), "epoch"])
+    for i, (key, ylabel) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for split, color, name in (("train", _TRAIN, "training"), ("val", _VAL, "validation")):
+            column = f"{split}_{key}"
+            if column in frame and frame[column].notna().any():
+                ax.plot(frame["epoch"], frame[column], marker="o", ms=3.5, lw=1.6, color=color, label=name)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="#555555", ls="--", lw=1, label=f"best epoch ({best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        _tidy(ax)
+        ax.legend(frameon=False, fontsize=9)
+    fig.suptitle(title or "Training curves", x=0.01, ha="left", fontsize=12)
+    return fig
+
+
+def _per_user_tables(source: Any) -> dict[str, pd.DataFrame]:
+    """``{label: per-user table}`` from an EvaluationResult, a mapping, or one frame."""
+    if hasattr(source, "models") and hasattr(source, "summary_frame"):
+        return {m.label: m.per_user for m in source.models}
+    if isinstance(source, pd.DataFrame):
+        return {"model": source}
+    if isinstance(source, Mapping):
+        return {str(k): v for k, v in source.items()}
+    raise ConfigError(f"expected an EvaluationResult, a per-user DataFrame or a mapping of them, got {type(source).__name__}.")
+
+
+def metric_distributions(
+    source: Any, metrics: Sequence[str] = ("diversity", "novelty"), *, bins: int = 30, title: str | None = None
+) -> Any:
+    """How ``metrics`` spread across users, one panel per metric, one outline per model.
+
+    ``source`` is an :class:`~embrec.evaluation.EvaluationResult` (its per-user tables), a
+    per-user ``DataFrame``, or a mapping ``label -> DataFrame``. The dashed line is each model's mean.
+    """
+    tables = _per_user_tables(source)
+    metrics = [m for m in metrics if any(m in t and t[m].notna().any() for t in tables.values())]
+    if not metrics:
+        raise DataError("none of the requested metrics has a value for any user; nothing to draw.")
+    fig = new_figure((5.0 * len(metrics) + 0.6, 3.9), layout="constrained")
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), i + 1)
+        values = {label: t[metric].to_numpy(dtype=np.float64) for label, t in tables.items() if metric in t}
+        finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
+        lo, hi = float(finite.min()), float(finite.max())
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, bins + 1)
+        for j, (label, v) in enumerate(values.items()):
+            v = v[np.isfinite(v)]
+            if not len(v):
+                continue
+            color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
+            ax.hist(v, bins=edges, histtype="stepfilled", alpha=0.18, color=color)
+            ax.hist(v, bins=edges, histtype="step", lw=1.6, color=color, label=f"{label} (mean {v.mean():.3f})")
+            ax.axvline(float(v.mean()), color=color, ls="--", lw=1)
+        ax.set_xlabel(_label(metric))
+        ax.set_ylabel("users")
+        _tidy(ax)
+        ax.legend(frameon=False, fontsize=8.5)
+    n_users = max(len(t) for t in tables.values())
+    fig.suptitle(title or f"Across {n_users:,} users: how each user's list scores", x=0.01, ha="left", fontsize=12)
+    return fig
+
+
+def tradeoff_figure(
+    sweep: pd.DataFrame,
+    *,
+    accuracy: str = "ndcg",
+    beyond: Sequence[str] = ("diversity", "novelty"),
+    title: str | None = None,
+) -> Any:
+    """The accuracy / diversity / novelty trade-off of a re-ranking sweep.
+
+    ``sweep`` is :func:`embrec.evaluation.rerank.sweep`'s frame (a ``lambda`` column and metric
+    columns). One panel per ``beyond`` metric, accuracy on the y axis, each point labelled with
+    its λ; the line follows λ from 0 (the model's own order) upwards.
+    """
+    if not isinstance(sweep, pd.DataFrame) or "lambda" not in sweep.columns:
+        raise DataError("tradeoff_figure takes the DataFrame returned by embrec.evaluation.rerank.sweep (with a 'lambda' column).")
+    if accuracy not in sweep.columns:
+        raise DataError(f"the sweep has no {accuracy!r} column; it has {', '.join(map(str, sweep.columns))}.")
+    shown = [m for m in beyond if m in sweep.columns and sweep[m].notna().any()]
+    if not shown:
+        raise DataError(f"the sweep has none of {', '.join(beyond)} with values; nothing to plot against {accuracy}.")
+    frame = sweep.sort_values("lambda")
+    fig = new_figure((5.0 * len(shown) + 0.6, 4.1), layout="constrained")
+    for i, metric in enumerate(shown):
+        ax = fig.add_subplot(1, len(shown), i + 1)
+        x = frame[metric].to_numpy(dtype=np.float64)
+        y = frame[accuracy].to_numpy(dtype=np.float64)
+        ax.plot(x, y, color="#888888", lw=1.2, zorder=1)
+        sc = ax.scatter(x, y, c=frame["lambda"], cmap="viridis", vmin=0, vmax=1, s=42, edgecolors="black",
+                        linewidths=0.6, zorder=2)
+        for xv, yv, lam in zip(x, y, frame["lambda"]):
+            if math.isfinite(xv) and math.isfinite(yv):
+                ax.annotate(f"λ={lam:g}", (xv, yv), textcoords="offset points", xytext=(5, 4), fontsize=8, color="#333333")
+        ax.set_xlabel(_label(metric))
+        ax.set_ylabel(_label(accuracy))
+        ax.margins(x=0.12, y=0.1)
+        _tidy(ax)
+    fig.colorbar(sc, ax=fig.axes, label="λ (0 = the model's order)", shrink=0.85)
+    fig.suptitle(title or "Re-ranking trade-off: accuracy against diversity and novelty", x=0.01, ha="left", fontsize=12)
+    return fig
+
+
+def metric_intervals(
+    result: Any, metrics: Sequence[str] = ("ndcg", "recall", "genre_diversity", "novelty"), *, title: str | None = None
+) -> Any:
+    """Each model's mean per metric with its bootstrap interval (one panel per metric)."""
+    if not (hasattr(result, "models") and hasattr(result, "level")):
+        raise ConfigError(f"metric_intervals takes an EvaluationResult (see embrec.evaluation.evaluate), got {type(result).__name__}.")
+    shown = [m for m in metrics if any(math.isfinite(mod.summary[m].mean) for mod in result.models if m in mod.summary)]
+    if not shown:
+        raise DataError("none of the requested metrics has a value; nothing to draw.")
+    from matplotlib.ticker import MaxNLocator
+
+    labels = [m.label for m in result.models]
+    fig = new_figure((3.4 * len(shown) + 1.6, 0.45 * len(labels) + 1.7), layout="constrained")
+    for i, metric in enumerate(shown):
+        ax = fig.add_subplot(1, len(shown), i + 1)
+        for j, model in enumerate(result.models):
+            ci = model.summary[metric]
+            if not math.isfinite(ci.mean):
+                continue
+            color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
+            low = ci.low if math.isfinite(ci.low) else ci.mean
+            high = ci.high if math.isfinite(ci.high) else ci.mean
+            ax.errorbar(ci.mean, j, xerr=[[ci.mean - low], [high - ci.mean]], fmt="o", color=color, capsize=3, ms=5)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels if i == 0 else [""] * len(labels))
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.set_xlabel(_label(metric).split(" (")[0])
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.margins(x=0.15)
+        _tidy(ax)
+    fig.suptitle(title or f"Means over users with {result.level:.0%} bootstrap intervals (k = {result.k})",
+                 x=0.01, ha="left", fontsize=11)
+    return fig
