@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
@@ -13,77 +13,110 @@ from rich.table import Table
 from embrec.cli._common import cli_errors, console
 from embrec.cli._options import DataDir
 
+SPLIT = {"split": "random", "test_fraction": 0.1, "test_count": None, "cutoff": None, "seed": 42, "drop_unseen": False}
+
+
+def _titles_table(title: str, frame: Any, score: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("film")
+    table.add_column(score, justify="right")
+    for row in frame.itertuples(index=False):
+        table.add_row(str(row.rank), str(row.title), f"{getattr(row, score):.3f}")
+    return table
+
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's runs and files.")] = Path("runs/demo"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's runs, tables and report.")] = Path("runs/demo"),
     dataset: Annotated[str, typer.Option("--dataset", help="Built-in dataset to tour.")] = "ml-latest-small",
     data_dir: DataDir = None,
     user: Annotated[Optional[str], typer.Option("--user", help="User whose recommendations are shown (default: the first).")] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML report at the end.")] = True,
 ) -> None:
-    """Load ml-latest-small, summarise it, train the embedding model and baselines, recommend, evaluate."""
-    from embrec.cli._figures import test_figures
+    """Data summary, training, recommendations, evaluation and the report, on ml-latest-small."""
     from embrec.cli.data_cmd import _print_tables
     from embrec.data.load import load_data
     from embrec.data.splits import make_split
     from embrec.data.summary import summarize
-    from embrec.models import create, preset
-    from embrec.models.embedding import EmbeddingRecommender
+    from embrec.evaluation import evaluate
+    from embrec.models import create
 
+    started = time.perf_counter()
     console.rule(f"[bold]1. data: {dataset}")
     data = load_data(dataset=dataset, data_dir=data_dir)
     _print_tables(summarize(data))
 
-    console.rule("[bold]2. split: random 90/10, seed 42 (the exercise's split)")
+    console.rule("[bold]2. split: random 90/10 rows, seed 42 (the exercise's split)")
     split = make_split(data, "random", test_fraction=0.1, seed=42)
-    console.print(f"train {split.train.n_ratings:,} rows, test {split.test.n_ratings:,} rows")
+    console.print(f"train {split.train.n_ratings:,} ratings, test {split.test.n_ratings:,} ratings")
 
-    console.rule("[bold]3. train")
-    results = Table(title="test-split figures (relevant = rating >= 4, seen items excluded)")
-    for col in ("model", "fit seconds", "test RMSE", "NDCG@10", "recall@10"):
-        results.add_column(col, justify="left" if col == "model" else "right")
-    models = {
-        "embedding (rating)": EmbeddingRecommender(preset("default")),
-        "embedding (ranking)": EmbeddingRecommender(preset("ranking")),
-        "popularity": create("popularity"),
+    console.rule("[bold]3. train the embedding model (two objectives) and two baselines")
+    specs = {
+        "embedding-ranking": ("embedding", {"objective": "ranking"}),
+        "embedding-rating": ("embedding", {}),
+        "ease": ("ease", {}),
+        "popularity": ("popularity", {}),
     }
     fitted = {}
-    for label, model in models.items():
+    extra = {"data": {"data": None, "dataset": dataset, "data_dir": str(data_dir) if data_dir else None}, "split": SPLIT}
+    for label, (name, config) in specs.items():
         t0 = time.perf_counter()
         with console.status(f"training {label} ..."):
-            model.fit(split.train)
-        seconds = time.perf_counter() - t0
-        fig = test_figures(model, split)
+            model = create(name, **config).fit(split.train)
         fitted[label] = model
-        rmse = fig.get("test_rmse")
-        results.add_row(label, f"{seconds:.2f}", "-" if rmse is None else f"{rmse:.4f}",
-                        f"{fig.get('test_ndcg@10') or 0:.4f}", f"{fig.get('test_recall@10') or 0:.4f}")
-    console.print(results)
-    run = fitted["embedding (ranking)"].save(out / "ranking", extra={
-        "data": {"dataset": dataset, "data_dir": str(data_dir) if data_dir else None},
-        "split": {"split": "random", "test_fraction": 0.1, "seed": 42}})
-    fitted["embedding (rating)"].save(out / "rating", extra={
-        "data": {"dataset": dataset, "data_dir": str(data_dir) if data_dir else None},
-        "split": {"split": "random", "test_fraction": 0.1, "seed": 42}})
-    console.print(f"saved runs to [bold]{out / 'rating'}[/] and [bold]{run}[/]")
+        model.save(out / label, extra={**extra, "train_seconds": time.perf_counter() - t0})
+        console.print(f"{label:<18} trained in {time.perf_counter() - t0:5.2f} s -> {out / label}")
 
     console.rule("[bold]4. recommend")
-    ranker = fitted["embedding (ranking)"]
+    ranker = fitted["embedding-ranking"]
     user_id = user if user is not None else split.train.user_ids[0]
-    liked = split.train.take((split.train.users == ranker.user_index(user_id)[0]) & (split.train.ratings >= 4.5))
-    top_rated = liked.titles(liked.items[:5])
-    console.print(f"user {user_id} rated highly: " + "; ".join(top_rated))
-    recs = ranker.recommend(user_id, n=10)
-    table = Table(title=f"top 10 for user {user_id} (films they rated are left out)")
-    table.add_column("rank", justify="right")
-    table.add_column("title")
-    table.add_column("score", justify="right")
-    for row in recs.itertuples(index=False):
-        table.add_row(str(row.rank), str(row.title), f"{row.score:.2f}")
+    u = int(ranker.user_index(user_id)[0])
+    mine = split.train.take((split.train.users == u) & (split.train.ratings >= 4.5))
+    console.print(f"user {user_id} rated highly: " + "; ".join(mine.titles(mine.items[:6])))
+    console.print(_titles_table(f"top 10 for user {user_id} (films they rated are left out)",
+                                ranker.recommend(user_id, n=10), "score"))
+    probe = split.train.item_ids[int(np.argmax(split.train.users_per_item()))]
+    console.print(_titles_table(f"films most like {ranker.titles(ranker.item_index(probe))[0]}",
+                                ranker.similar_items(probe, n=5), "similarity"))
+    newcomer = [probe] + list(ranker.similar_items(probe, n=3)["item"])
+    console.print(_titles_table(
+        "a new user who gave 5 stars to " + "; ".join(ranker.titles(ranker.item_index(newcomer))) + " (no retraining)",
+        ranker.recommend_new_user(newcomer, [5.0] * len(newcomer), n=5), "score"))
+
+    console.rule("[bold]5. evaluate (relevant = test rating >= 4, seen items excluded, 95% bootstrap intervals)")
+    with console.status("evaluating ..."):
+        result = evaluate(list(fitted.values()), split, names=list(fitted))
+    table = Table(title_justify="left")
+    columns = [("ndcg", "NDCG@10"), ("recall", "recall@10"), ("genre_diversity", "diversity"),
+               ("novelty", "novelty"), ("coverage", "coverage"), ("rmse", "RMSE")]
+    table.add_column("model", no_wrap=True)
+    for _, header in columns:
+        table.add_column(header, justify="right")
+    for ev in result.models:
+        cells = []
+        for key, _ in columns:
+            value = ev.summary.get(key, ev.lists.get(key))
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                cells.append("-")
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append(f"{value.mean:.3f} ±{(value.high - value.low) / 2:.3f}")
+        table.add_row(ev.label, *cells)
     console.print(table)
-    probe = int(np.argmax(split.train.users_per_item()))
-    probe_id = split.train.item_ids[probe]
-    sims = ranker.similar_items(probe_id, n=5)
-    console.print(f"films most like [bold]{split.train.titles([probe])[0]}[/]: " + "; ".join(sims["title"]))
+    console.print("[dim]± half the 95% interval; diversity: genre Jaccard distance within lists; novelty: bits of "
+                  "self-information; coverage: share of the catalogue recommended[/]")
+    result.write_markdown(out / "evaluation.md")
+    console.print(f"full tables: [bold]{out / 'evaluation.md'}[/]")
+
+    if report:
+        console.rule("[bold]6. report")
+        from embrec.report import build_report
+
+        with console.status("writing the report ..."):
+            path = build_report(out / "embedding-ranking", out / "report.html")
+        console.print(f"report: [bold]{path.resolve()}[/]")
+    console.print(f"[green]done in {time.perf_counter() - started:.0f} s[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import torch
 from fastapi import Body, Depends, FastAPI, Path as PathParam, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -383,6 +384,21 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # a NaN sent as a rating comes back as "nan", not as invalid JSON
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
+
+
 def _message(status: int) -> Any:
     async def handler(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status)
@@ -424,6 +440,7 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(_SecurityHeaders)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(UnknownIdError, _message(404))
     app.add_exception_handler(ServiceConflict, _message(409))
     app.add_exception_handler(StorageError, _message(503))

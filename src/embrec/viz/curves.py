@@ -151,6 +151,7 @@ def tradeoff_figure(
         raise DataError(f"the sweep has none of {', '.join(beyond)} with values; nothing to plot against {accuracy}.")
     frame = sweep.sort_values("lambda")
     fig = new_figure((5.0 * len(shown) + 0.6, 4.1), layout="constrained")
+    to_label: list[tuple[Any, Any, Any, list[str]]] = []
     for i, metric in enumerate(shown):
         ax = fig.add_subplot(1, len(shown), i + 1)
         x = frame[metric].to_numpy(dtype=np.float64)
@@ -158,16 +159,29 @@ def tradeoff_figure(
         ax.plot(x, y, color="#888888", lw=1.2, zorder=1)
         sc = ax.scatter(x, y, c=frame["lambda"], cmap="viridis", vmin=0, vmax=1, s=42, edgecolors="black",
                         linewidths=0.6, zorder=2)
-        for xv, yv, lam in zip(x, y, frame["lambda"]):
-            if math.isfinite(xv) and math.isfinite(yv):
-                ax.annotate(f"λ={lam:g}", (xv, yv), textcoords="offset points", xytext=(5, 4), fontsize=8, color="#333333")
+        ok = np.isfinite(x) & np.isfinite(y)
+        to_label.append((ax, x[ok], y[ok], [f"λ={lam:g}" for lam in frame["lambda"].to_numpy()[ok]]))
         ax.set_xlabel(_label(metric))
         ax.set_ylabel(_label(accuracy))
-        ax.margins(x=0.12, y=0.1)
+        ax.margins(x=0.15, y=0.12)
         _tidy(ax)
     fig.colorbar(sc, ax=fig.axes, label="λ (0 = the model's order)", shrink=0.85)
     fig.suptitle(title or "Re-ranking trade-off: accuracy against diversity and novelty", x=0.01, ha="left", fontsize=12)
+    _label_after_layout(fig, to_label)
     return fig
+
+
+def _label_after_layout(fig: Any, jobs: list[tuple[Any, Any, Any, list[str]]]) -> None:
+    """Settle the layout, then place non-overlapping labels in the finished axes."""
+    from embrec.viz.labels import label_points
+
+    fig.canvas.draw()
+    for ax, x, y, texts in jobs:
+        ax.set_xlim(ax.get_xlim())
+        ax.set_ylim(ax.get_ylim())
+        if len(texts):
+            label_points(ax, x, y, texts, fontsize=8, background=False, point_radius=5)
+    fig.set_layout_engine("none")
 
 
 def metric_intervals(
