@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -208,18 +208,38 @@ def train_rating(
 ) -> TrainResult:
     """Rating objective; with a validation set and early stopping, restores the best epoch."""
     optimizer = _rating_optimizer(net, config)
-    stopper = _EarlyStopper(config, config.early_stopping and validation is not None and len(validation) > 0)
+
+    def epoch_figures() -> dict[str, float]:
+        loss = _rating_epoch(net, config, train, optimizer, generator)
+        return {"train_loss": loss, "train_rmse": math.sqrt(max(loss, 0.0)) * rating_range}
+
+    def validation_figures() -> dict[str, float]:
+        loss = _rating_loss(net, validation)  # type: ignore[arg-type]
+        return {"val_loss": loss, "val_rmse": math.sqrt(loss) * rating_range}
+
+    has_validation = validation is not None and len(validation) > 0
+    return _epoch_loop(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)
+
+
+def _epoch_loop(
+    net: DotProductNet,
+    config: EmbeddingConfig,
+    epoch_figures: Callable[[], dict[str, float]],
+    validation_figures: Callable[[], dict[str, float]] | None,
+    progress: ProgressFn | None,
+    epochs: int | None,
+) -> TrainResult:
+    """Run epochs, record their figures, stop early on the validation loss, restore the best."""
+    stopper = _EarlyStopper(config, config.early_stopping and validation_figures is not None)
     history: TrainingHistory = []
     total = epochs or config.epochs
     epoch = 0
     for epoch in range(1, total + 1):
         t0 = time.perf_counter()
-        train_loss = _rating_epoch(net, config, train, optimizer, generator)
-        _check_finite(train_loss, epoch, config)
-        record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_rmse": math.sqrt(train_loss) * rating_range}
-        if validation is not None and len(validation):
-            record["val_loss"] = _rating_loss(net, validation)
-            record["val_rmse"] = math.sqrt(record["val_loss"]) * rating_range
+        record: dict[str, float] = {"epoch": epoch, **epoch_figures()}
+        _check_finite(record["train_loss"], epoch, config)
+        if validation_figures is not None:
+            record.update(validation_figures())
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if progress is not None:
@@ -308,22 +328,12 @@ def train_ranking(
         if len(val_users) > _MAX_VAL_USERS:  # the validation loss is a mean: a sample of users estimates it
             pick = torch.randperm(len(val_users), generator=generator)[:_MAX_VAL_USERS].to(val_users.device)
             val_users = torch.sort(val_users[pick]).values
-    stopper = _EarlyStopper(config, config.early_stopping and val_users is not None and len(val_users) > 0)
-    history: TrainingHistory = []
-    total = epochs or config.epochs
-    epoch = 0
-    for epoch in range(1, total + 1):
-        t0 = time.perf_counter()
-        train_loss = _ranking_epoch(net, config, train, optimizer, generator, n_neg)
-        _check_finite(train_loss, epoch, config)
-        record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
-        if validation is not None and val_users is not None and len(val_users):
-            record["val_loss"] = _ranking_loss(net, validation, val_users)
-        record["seconds"] = time.perf_counter() - t0
-        history.append(record)
-        if progress is not None:
-            progress(epoch, total, record)
-        if stopper.update(net, epoch, record):
-            break
-    stopper.restore(net)
-    return TrainResult(history, stopper.best_epoch, epoch)
+
+    def epoch_figures() -> dict[str, float]:
+        return {"train_loss": _ranking_epoch(net, config, train, optimizer, generator, n_neg)}
+
+    def validation_figures() -> dict[str, float]:
+        return {"val_loss": _ranking_loss(net, validation, val_users)}  # type: ignore[arg-type]
+
+    has_validation = val_users is not None and len(val_users) > 0
+    return _epoch_loop(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)

@@ -220,7 +220,8 @@ def label_points(
     artists = []
     sizes = []
     for text in texts:
-        artist = ax.text(0, 0, text, fontsize=fontsize, color=color, ha="left", va="bottom", zorder=6,
+        # titles are data: a "$" must not switch matplotlib into mathtext ("$9.99 (2008)")
+        artist = ax.text(0, 0, str(text).replace("$", r"\$"), fontsize=fontsize, color=color, ha="left", va="bottom", zorder=6,
                          bbox=bbox_style, transform=None)
         extent = artist.get_window_extent(renderer)
         sizes.append((extent.width, extent.height))
