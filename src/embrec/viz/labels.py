@@ -161,7 +161,7 @@ def short_title(title: str, *, width: int = 26, max_lines: int = 2) -> str:
             text = f"{article}{'' if article.endswith(chr(39)) else ' '}{text[: -len(suffix)]}"
             break
     if not text:
-        return year
+        return str(title).strip()
     full = f"{text} ({year})" if year else text
     if len(full) <= width + 8:
         return full

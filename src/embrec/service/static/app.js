@@ -274,17 +274,21 @@
     const data = await api("api/map");
     const points = data.points;
     const byItem = new Map(points.map((p) => [key(p.item), p]));
-    // frame the bulk of the films; a few far-out ones may sit off screen until zoomed out
-    const xs = points.map((p) => p.x).sort((a, b) => a - b);
-    const ys = points.map((p) => p.y).sort((a, b) => a - b);
-    const q = (arr, f) => arr[Math.min(arr.length - 1, Math.max(0, Math.floor(f * (arr.length - 1))))];
-    const bounds = { x0: q(xs, 0.005), x1: q(xs, 0.995), y0: q(ys, 0.005), y1: q(ys, 0.995) };
-    const maxCount = Math.max(1, ...points.map((p) => p.n_ratings));
+    // frame the films that shaped the axes; rarely rated ones may sit off screen until zoomed out
+    const framed = points.filter((p) => p.n_ratings >= data.min_ratings);
+    const shown = framed.length >= 3 ? framed : points;
+    const bounds = { x0: Infinity, x1: -Infinity, y0: Infinity, y1: -Infinity };
+    for (const p of shown) {
+      bounds.x0 = Math.min(bounds.x0, p.x); bounds.x1 = Math.max(bounds.x1, p.x);
+      bounds.y0 = Math.min(bounds.y0, p.y); bounds.y1 = Math.max(bounds.y1, p.y);
+    }
+    const maxCount = points.reduce((most, p) => Math.max(most, p.n_ratings), 1);
     state.map = { points, byItem, bounds, maxCount };
     const [vx, vy] = data.explained_variance;
     $("map-info").textContent =
-      `${points.length.toLocaleString()} films by the first two principal components of their embeddings ` +
-      `(${(100 * vx).toFixed(0)}% and ${(100 * vy).toFixed(0)}% of the variance). Scroll to zoom, drag to move, click a dot.`;
+      `${points.length.toLocaleString()} films placed by the first two principal components of their embeddings ` +
+      `(${(100 * vx).toFixed(0)}% and ${(100 * vy).toFixed(0)}% of the variance of films with ${data.min_ratings}+ ratings). ` +
+      "Scroll to zoom, drag to move, click a dot.";
     drawMap();
   }
 
@@ -302,7 +306,7 @@
 
   function project(p, width, height) {
     const { bounds, } = state.map;
-    const pad = 18;
+    const pad = 24;
     const sx = (width - 2 * pad) / Math.max(bounds.x1 - bounds.x0, 1e-9);
     const sy = (height - 2 * pad) / Math.max(bounds.y1 - bounds.y0, 1e-9);
     const { scale, dx, dy } = state.view;
@@ -352,14 +356,16 @@
     for (const [p, x, y, color] of labelled.reverse()) {
       const text = p.title.length > 28 ? `${p.title.slice(0, 27)}…` : p.title;
       const w = ctx.measureText(text).width;
-      const box = [x + 8, y - 7, x + 12 + w, y + 7];
+      const left = x + 12 + w > width - 4;  // near the right edge the label goes on the left
+      const tx = left ? x - 9 - w : x + 9;
+      const box = [tx - 2, y - 7, tx + w + 2, y + 7];
       if (taken.some((b) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
       taken.push(box);
       ctx.lineWidth = 3;
       ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
-      ctx.strokeText(text, x + 9, y);
+      ctx.strokeText(text, tx, y);
       ctx.fillStyle = color;
-      ctx.fillText(text, x + 9, y);
+      ctx.fillText(text, tx, y);
     }
   }
 
