@@ -8,7 +8,7 @@ have answered, and its latency counts from that planned time, so a server that f
 shows it). Writes the "## Serving" section of docs/benchmarks.md.
 
     EMBREC_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_serve.py
-    .venv/bin/python benchmarks/bench_serve.py --run runs/mine --rate 200 --seconds 10
+    .venv/bin/python benchmarks/bench_serve.py --run runs/mine --rates 200 --foldin-rates 50 --seconds 10
 """
 
 from __future__ import annotations
@@ -158,14 +158,16 @@ def _train(workdir: Path) -> list[tuple[str, Path]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, action="append", help="run folder(s) to serve (default: train two)")
-    parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
+    parser.add_argument("--rates", type=str, default="100,200",
+                        help="comma-separated request rates of the top-10 phases (default 100,200)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
-    parser.add_argument("--foldin-rates", type=str, default="50,100,200",
-                        help="comma-separated request rates of the fold-in phases (default 50,100,200)")
+    parser.add_argument("--foldin-rates", type=str, default="25,50",
+                        help="comma-separated request rates of the fold-in phases (default 25,50)")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md alone")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", choices=["top10", "foldin"], help=argparse.SUPPRESS)
     parser.add_argument("--ids", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
         print(json.dumps(asyncio.run(_drive(args.drive, args.scenario, args.rate, args.seconds, args.ids))))
@@ -176,7 +178,7 @@ def main() -> None:
         runs = [(p.name, p) for p in args.run] if args.run else _train(workdir)
         rows = []
         for label, run in runs:
-            plan = [("top-10 of a known user", "top10", args.rate)]
+            plan = [("top-10 of a known user", "top10", float(r)) for r in args.rates.split(",")]
             plan += [("new user: store 1 rating, fold in, top-10", "foldin", float(r)) for r in args.foldin_rates.split(",")]
             for what, scenario, rate in plan:
                 result = _measure(run, scenario, rate, args.seconds, workdir)

@@ -149,7 +149,7 @@ class Recommender(ABC):
 
     # ------------------------------------------------------------------ using the model
     def score(self, users: Any) -> np.ndarray:
-        """Ranking scores of every item for the given user ids, ``(len(users), n_items)``."""
+        """Ranking scores (higher is better) of every item for the given user ids, ``(len(users), n_items)``."""
         idx = self.user_index(users)
         with torch.no_grad():
             return self._score_users(idx).float().cpu().numpy()
@@ -169,14 +169,24 @@ class Recommender(ABC):
         self._check_fitted()
         if n < 1:
             raise ConfigError(f"n={n} is not allowed; ask for at least 1 recommendation.")
+        users = np.asarray(users, dtype=np.int64)
         with torch.no_grad():
-            return top_n(
+            items, scores = top_n(
                 self._score_users,
                 users,
                 n,
                 seen=self.seen_ if exclude_seen else None,
                 chunk_size=chunk_size,
             )
+        return items, self._output_scores(users, items, scores)
+
+    def _output_scores(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The scores shown for the top items (ranking scores by default; a rating model gives stars).
+
+        Ranking works on any monotone score, so a model can skip an expensive transform over all
+        items and apply it here to the few it returns.
+        """
+        return scores
 
     def recommend(
         self, users: Any | None = None, n: int = 10, *, exclude_seen: bool = True

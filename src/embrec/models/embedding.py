@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 
 from embrec.data.interactions import Interactions
@@ -153,12 +154,22 @@ class EmbeddingRecommender(Recommender):
 
     # ------------------------------------------------------------------ scores
     def _score_users(self, users: np.ndarray) -> torch.Tensor:
+        # p_u . q_i + b_i ranks like the predicted rating (b + b_u and the sigmoid are the same or
+        # monotone for one user), so the sigmoid is applied only to the items returned
         self._check_fitted()
         u = torch.from_numpy(np.asarray(users, dtype=np.int64))
+        net = self.net_
         with torch.no_grad():
-            if self.config.objective == "rating":
-                return self._to_stars(torch.sigmoid(self.net_.all_item_logits(u)))
-            return self.net_.user_embedding(u) @ self.net_.item_embedding.weight.T + self.net_.item_bias.weight.T
+            return torch.addmm(net.item_bias.weight.T, net.user_embedding(u), net.item_embedding.weight.T)
+
+    def _output_scores(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.config.objective != "rating":
+            return scores
+        net = self.net_
+        with torch.no_grad():
+            offset = (net.user_bias.weight[torch.from_numpy(users), 0] + net.global_bias).numpy()
+        stars = self._to_stars(torch.sigmoid(torch.from_numpy(scores + offset[:, None]))).numpy()
+        return np.where(np.isfinite(scores), stars, -np.inf).astype(np.float32)
 
     def _to_stars(self, scaled: torch.Tensor) -> torch.Tensor:
         lo, hi = self.rating_scale_  # type: ignore[misc]
@@ -245,18 +256,17 @@ class EmbeddingRecommender(Recommender):
 
         def score(_: np.ndarray) -> torch.Tensor:
             with torch.no_grad():
-                logits = (p @ net.item_embedding.weight.T + net.item_bias.weight[:, 0]).unsqueeze(0)
-                if self.config.objective == "rating":
-                    return self._to_stars(torch.sigmoid(logits + bias + net.global_bias))
-                return logits
-
-        import scipy.sparse as sp
+                return (p @ net.item_embedding.weight.T + net.item_bias.weight[:, 0]).unsqueeze(0)
 
         seen = None
         if exclude_rated:
             seen = sp.csr_matrix((np.ones(len(rated)), (np.zeros(len(rated), dtype=np.int64), rated)),
                                  shape=(1, len(self.item_ids_)))
         top, scores = top_n(score, np.zeros(1, dtype=np.int64), n, seen=seen)
+        if self.config.objective == "rating":
+            with torch.no_grad():
+                stars = self._to_stars(torch.sigmoid(torch.from_numpy(scores) + bias + net.global_bias)).numpy()
+            scores = np.where(np.isfinite(scores), stars, -np.inf)
         frame = self._frame(np.asarray(["new"], dtype=object), top, scores)
         return frame.drop(columns="user")
 

@@ -86,6 +86,8 @@ class Catalog:
             if "mean_rating" in meta.columns:
                 self.mean_ratings = [None if _missing(m) else float(m) for m in meta["mean_rating"].to_numpy(dtype=object)]
         seen = model.seen_.tocsr()
+        self._seen_indptr = seen.indptr.astype(np.int64)
+        self._seen_indices = seen.indices.astype(np.int64)
         self.n_ratings = np.bincount(seen.indices, minlength=n_items).astype(np.int64)
         self._popular = np.argsort(-self.n_ratings, kind="stable").tolist()
         self.rating_scale: tuple[float, float] | None = (
@@ -117,6 +119,9 @@ class Catalog:
             self._global_bias = float(net.global_bias)
         self._fold_in_cached = lru_cache(maxsize=1024)(self._fold_in)
         self.map_json = self._map_json()
+        if self.can_fold_in:
+            # the optimiser's first run imports and sets up much of torch: spend that here, not on a user
+            self._fold_in(((int(self._popular[0]), self.rating_scale[1] if self.rating_scale else 1.0),))
 
     # ------------------------------------------------------------------ ids
     def item_pos(self, item: Any) -> int:
@@ -195,9 +200,14 @@ class Catalog:
         return n if diversity == 0 else max(n, MMR_CANDIDATES)
 
     def recommend(self, user: int, n: int, diversity: float) -> list[s.Recommendation]:
-        """Top-``n`` for a training user, films they rated left out."""
-        items, scores = self.model.recommend_indexes(np.asarray([user], dtype=np.int64), self._width(n, diversity))
-        return self._ranked(items[0], scores[0], n, diversity)
+        """Top-``n`` for a training user, films they rated left out (as ``model.recommend``, minus its batching)."""
+        with torch.no_grad():
+            scores = self.model._score_users(np.asarray([user], dtype=np.int64))[0].float().clone()
+        seen = self._seen_indices[self._seen_indptr[user]:self._seen_indptr[user + 1]]
+        if len(seen):
+            scores[torch.from_numpy(seen)] = -math.inf
+        vals, idx = torch.topk(scores, min(self._width(n, diversity), len(scores)))
+        return self._ranked(idx.numpy().astype(np.int64), vals.numpy(), n, diversity)
 
     def _fold_in(self, ratings: tuple[tuple[int, float], ...]) -> tuple[torch.Tensor, float]:
         items = self.model.item_ids_[np.asarray([i for i, _ in ratings], dtype=np.int64)]
@@ -599,11 +609,17 @@ def run_server(
 ) -> None:
     """Serve ``run_path`` with uvicorn until interrupted (what ``embrec serve`` runs).
 
-    ``threads`` caps torch's CPU threads: one request's small matrix products gain nothing from
-    more, and requests served side by side would fight over the cores.
+    ``threads`` caps torch's and numpy's CPU threads: one request's small matrix products gain
+    nothing from more, and requests served side by side would fight over the cores.
     """
     import uvicorn
 
     torch.set_num_threads(threads)
+    try:  # numpy's BLAS too: its idle threads spinning for cores other work holds cost whole milliseconds
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
     uvicorn.run(create_app(run_path, db_url=db_url), host=host, port=port, log_level=log_level,
                 access_log=access_log, server_header=False)
