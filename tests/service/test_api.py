@@ -82,6 +82,16 @@ def test_recommendations_leave_out_seen_films(client: TestClient, runs: dict[str
     assert seen.isdisjoint(r["item"] for r in body["recommendations"])
 
 
+@pytest.mark.parametrize("objective", ["ranking", "rating"])
+def test_scores_are_the_models(runs: dict[str, Path], client_for: Any, objective: str) -> None:
+    served = client_for(runs[objective]).get("/api/users/501/recommendations", params={"n": 6}).json()
+    expected = load(str(runs[objective])).recommend(501, 6)
+    assert [r["item"] for r in served["recommendations"]] == expected["item"].tolist()
+    assert np.allclose([r["score"] for r in served["recommendations"]], expected["score"], atol=1e-5)
+    if objective == "rating":  # stars, not the logits ranked on
+        assert all(0.5 <= r["score"] <= 5.0 for r in served["recommendations"])
+
+
 def test_diversity_reranks_the_candidates(client: TestClient) -> None:
     plain = client.get("/api/users/500/recommendations", params={"n": 16}).json()["recommendations"]
     diverse = client.get("/api/users/500/recommendations", params={"n": 5, "lambda": 0.9}).json()
@@ -270,6 +280,8 @@ def test_page_and_static_files(client: TestClient) -> None:
     assert client.get("/static/app.css").status_code == 200
     assert client.get("/static/../storage.py").status_code == 404
     assert client.get("/static/%2e%2e/storage.py").status_code == 404
+    # FastAPI's own docs page loads Swagger UI from a CDN, so it is left out of the page's policy
+    assert "content-security-policy" not in client.get("/docs").headers
 
 
 def test_the_page_never_writes_data_as_html() -> None:

@@ -4,7 +4,6 @@ and checks that pictures are real pictures and pages open cleanly in a browser."
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 from typing import Any
 

@@ -114,7 +114,7 @@ def demo(
         from embrec.report import build_report
 
         with console.status("writing the report ..."):
-            path = build_report(out / "embedding-ranking", out / "report.html")
+            path = build_report(out / "embedding-ranking", out / "report.html", data=data, split=split)
         console.print(f"report: [bold]{path.resolve()}[/]")
     console.print(f"[green]done in {time.perf_counter() - started:.0f} s[/]")
 

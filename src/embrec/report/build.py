@@ -35,7 +35,7 @@ _TEMPLATE = "template.html.j2"
 _TABLE_METRICS = ("ndcg", "recall", "precision", "map", "mrr", "hit", "diversity", "genre_diversity", "novelty",
                   "epc", "exercise_diversity")
 _LIST_METRICS = ("coverage", "gini", "arp", "personalization", "rmse", "mae")
-_COMPARED = ("ndcg", "recall", "diversity", "novelty")
+_COMPARED = ("ndcg", "recall", "diversity", "genre_diversity", "novelty")
 
 
 # --------------------------------------------------------------------------- data of a run
@@ -232,12 +232,21 @@ def _histogram_figure(histogram: dict[Any, int]) -> Any:
     return fig
 
 
+def _best_epoch(history: Sequence[dict[str, float]]) -> int | None:
+    scored = [(h["val_loss"], int(h.get("epoch", i + 1))) for i, h in enumerate(history)
+              if isinstance(h.get("val_loss"), (int, float)) and math.isfinite(h["val_loss"])]
+    return min(scored)[1] if scored else None
+
+
 def _config_rows(model: Recommender) -> list[tuple[str, str]]:
     config = model.config.to_dict() if hasattr(model.config, "to_dict") else {}
     keep = ("objective", "embedding_dim", "learning_rate", "weight_decay", "batch_size", "epochs", "seed")
     rows = [(key, str(config[key])) for key in keep if key in config]
     if getattr(model, "history_", None):
         rows.append(("epochs run", str(len(model.history_))))
+        best = getattr(model, "best_epoch_", None) or _best_epoch(model.history_)
+        if config.get("refit") and best:
+            rows.append(("refit", f"on all training rows for {best} epochs"))
     return rows
 
 

@@ -48,6 +48,8 @@ MAP_MIN_RATINGS = 10
 #: Candidates (model's top items) the MMR diversity re-ranking picks from.
 MMR_CANDIDATES = 100
 _NO_GENRES = {"", "(no genres listed)"}
+# FastAPI's interactive docs load Swagger UI / ReDoc from a CDN, which the page's policy forbids
+_DOCS_PAGES = {"/docs", "/docs/oauth2-redirect", "/redoc"}
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -121,7 +123,10 @@ class Catalog:
         self.map_json = self._map_json()
         if self.can_fold_in:
             # the optimiser's first run imports and sets up much of torch: spend that here, not on a user
-            self._fold_in(((int(self._popular[0]), self.rating_scale[1] if self.rating_scale else 1.0),))
+            try:
+                self._fold_in(((int(self._popular[0]), self.rating_scale[1] if self.rating_scale else 1.0),))
+            except EmbrecError as exc:  # pragma: no cover - a model that cannot fold in says so per request
+                log.warning("warming up the fold-in failed: %s", exc)
 
     # ------------------------------------------------------------------ ids
     def item_pos(self, item: Any) -> int:
@@ -207,7 +212,10 @@ class Catalog:
         if len(seen):
             scores[torch.from_numpy(seen)] = -math.inf
         vals, idx = torch.topk(scores, min(self._width(n, diversity), len(scores)))
-        return self._ranked(idx.numpy().astype(np.int64), vals.numpy(), n, diversity)
+        items = idx.numpy().astype(np.int64)
+        # the model ranks on raw scores and turns only the returned ones into what it shows (stars)
+        shown = self.model._output_scores(np.asarray([user], dtype=np.int64), items[None, :], vals.numpy()[None, :])[0]
+        return self._ranked(items, np.asarray(shown, dtype=np.float32), n, diversity)
 
     def _fold_in(self, ratings: tuple[tuple[int, float], ...]) -> tuple[torch.Tensor, float]:
         items = self.model.item_ids_[np.asarray([i for i, _ in ratings], dtype=np.int64)]
@@ -387,7 +395,7 @@ class _SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in _DOCS_PAGES:
             await self.app(scope, receive, send)
             return
 

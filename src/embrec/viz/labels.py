@@ -19,9 +19,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.text import Text
 
 __all__ = ["Box", "place_boxes", "label_points", "short_title"]
 
@@ -190,7 +195,7 @@ def short_title(title: str, *, width: int = 26, max_lines: int = 2) -> str:
 
 
 def label_points(
-    ax: "Axes",  # noqa: F821 (matplotlib is imported lazily)
+    ax: Axes,
     x: ArrayLike,
     y: ArrayLike,
     texts: Sequence[str],
@@ -202,7 +207,7 @@ def label_points(
     line_color: str = "#555555",
     background: bool = True,
     point_radius: float = 5.0,
-) -> list["Text"]:  # noqa: F821
+) -> list[Text]:
     """Write ``texts`` next to the points ``(x, y)`` of ``ax`` without overlaps.
 
     Set the axes limits first: placement works in pixels of the finished axes. Returns the

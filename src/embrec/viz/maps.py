@@ -15,7 +15,6 @@ to unit length first (``normalize=True``), so the map shows the cosine geometry 
 from __future__ import annotations
 
 import html
-import logging
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -43,8 +42,6 @@ __all__ = [
     "map_html_figure",
     "save_map",
 ]
-
-log = logging.getLogger(__name__)
 
 MapMethod = Literal["pca", "tsne", "umap"]
 METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
