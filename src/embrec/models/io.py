@@ -63,6 +63,9 @@ def save_run(model: "Recommender", path: Path, *, extra: dict[str, Any] | None =
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; a run folder is an ordinary folder
     try:
         state = {k: np.ascontiguousarray(v) for k, v in model._get_state().items()}
         save_file(state, str(staging / "weights.safetensors"))
