@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from embrec.cli import data_cmd, datasets_cmd, demo_cmd, evaluate_cmd, model_cmd, split_cmd, viz_cmd
+from embrec.cli import data_cmd, datasets_cmd, demo_cmd, evaluate_cmd, model_cmd, serve_cmd, split_cmd, viz_cmd
 
 app = typer.Typer(
     name="embrec",
@@ -19,6 +19,7 @@ split_cmd.register(app)
 model_cmd.register(app)
 evaluate_cmd.register(app)
 viz_cmd.register(app)
+serve_cmd.register(app)
 demo_cmd.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
