@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -34,9 +34,9 @@ import torch
 from embrec.data.load import load_data
 from embrec.models.baselines.ease import EASEConfig, _inverse_torch, ease_weights
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-SECTION = "## EASE"
-START, END = "<!-- bench_ease:start -->", "<!-- bench_ease:end -->"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import DOCS, machine, write_section  # noqa: E402
+
 DATA_DIR = Path(os.environ.get("EMBREC_DATA_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 
 
@@ -71,30 +71,6 @@ def timed(fn: Callable[[], np.ndarray], repeat: int) -> tuple[np.ndarray, list[f
         times.append(time.perf_counter() - start)
     assert result is not None
     return result, times
-
-
-def machine() -> str:
-    cpu, mem_kb = platform.processor() or "unknown CPU", 0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import scipy
-    from threadpoolctl import threadpool_info
-
-    blas = sorted({f"{i['internal_api']} {i.get('version') or ''}".strip() for i in threadpool_info() if i["user_api"] == "blas"})
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{os.cpu_count()} cores (`nproc`), {cpu}, {mem_kb / 2**20:.1f} GiB RAM, {gpu}; Python "
-        f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, torch {torch.__version__}, "
-        f"BLAS {', '.join(blas)}"
-    )
 
 
 def run(dataset: str, regularization: float, repeat: int, torch_cpu: bool) -> list[dict[str, object]]:
@@ -167,27 +143,6 @@ def render(rows: list[dict[str, object]], regularization: float, repeat: int) ->
     return "\n".join(lines)
 
 
-def write_section(body: str, docs: Path = DOCS) -> None:
-    """Replace the text between this script's markers, keeping every other section of the file."""
-    block = f"{START}\n{body}\n{END}"
-    text = docs.read_text() if docs.exists() else "# Benchmarks\n\nEach section is written by the script it names.\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    elif f"\n{SECTION}\n" in text:  # a hand-written section: replace its body up to the next section
-        head, tail = text.split(f"\n{SECTION}\n", 1)
-        nxt = tail.find("\n## ")
-        rest = tail[nxt:] if nxt >= 0 else "\n"
-        text = f"{head}\n{SECTION}\n\n{block}\n{rest}"
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    tmp = docs.with_name(f".{docs.name}.ease.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, docs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small"])
@@ -200,8 +155,8 @@ def main() -> None:
     body = render(rows, args.regularization, args.repeat)
     print(body)
     if not args.no_write:
-        write_section(body)
-        print(f"wrote the '{SECTION}' section of {DOCS}")
+        write_section("EASE", "bench_ease", body)
+        print(f"wrote a section of {DOCS}")
 
 
 if __name__ == "__main__":

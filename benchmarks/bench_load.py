@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,15 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import DOCS, machine, write_section  # noqa: E402
+
 N_USERS = 162_541
 N_ITEMS = 59_047
 MAX_ITEM_ID = 209_171  # ML-25M movie ids are sparse up to here
 T_FIRST, T_LAST = 789_652_009, 1_574_327_703
 TARGET_RATIO = 3.0
-
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-SECTION = "## Loading"
-START, END = "<!-- bench_load:start -->", "<!-- bench_load:end -->"
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -91,29 +89,6 @@ def run_child(mode: str, path: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    import pandas
-    import pyarrow
-
-    mem_kb = 0
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} cores (`nproc`), {cpu}, {mem_kb / 2**20:.1f} GiB RAM; Python {platform.python_version()}, "
-        f"pyarrow {pyarrow.__version__}, pandas {pandas.__version__}, numpy {np.__version__}; {platform.system()} "
-        f"{platform.release()}"
-    )
-
-
 def mib(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:,.0f}"
 
@@ -152,27 +127,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(body: str, docs: Path = DOCS) -> None:
-    """Replace the text between the markers of the "## Loading" section, keeping every other section."""
-    block = f"{START}\n{body}\n{END}"
-    text = docs.read_text() if docs.exists() else "# Benchmarks\n\nEach section is written by the script it names.\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    elif SECTION in text:  # a hand-written section: replace its body up to the next section
-        head, tail = text.split(SECTION, 1)
-        nxt = tail.find("\n## ")
-        rest = tail[nxt:] if nxt >= 0 else "\n"
-        text = f"{head}{SECTION}\n\n{block}\n{rest}"
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    tmp = docs.with_name(f".{docs.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, docs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 25_000_000])
@@ -206,8 +160,8 @@ def main() -> None:
         body = render(rows, baseline, sizes, args.repeat)
     print(body)
     if not args.no_write:
-        write_section(body)
-        print(f"wrote the '{SECTION}' section of {DOCS}")
+        write_section("Loading", "bench_load", body)
+        print(f"wrote a section of {DOCS}")
 
 
 if __name__ == "__main__":
