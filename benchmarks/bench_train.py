@@ -213,6 +213,8 @@ def render(rows: list[dict], u1: dict, ranking: list[dict], threads: list[dict],
         ]
         lines += [f"| {b['threads']} | {b['device']} | {b['sparse']} | {b['epoch_seconds']:.1f} | {b['top10_all_seconds']:.1f} "
                   f"| {b['peak_mib']:,.0f} |" for b in big]
+        if not torch.cuda.is_available():
+            lines += ["", "No GPU rows: no CUDA device was available for this run (`device=auto` uses one when present)."]
     return "\n".join(lines)
 
 
