@@ -47,6 +47,10 @@ class Recommender(ABC):
     config_class: ClassVar[type]
     #: True when ``predict`` gives ratings on the star scale.
     predicts_ratings: ClassVar[bool] = False
+    #: sha256 of the training data (set by ``fit``; read back from a run folder).
+    data_fingerprint_: str | None
+    #: The run folder's ``embrec.json`` (models loaded from a run folder only).
+    run_info_: dict[str, Any]
 
     def __init__(self, config: Any | None = None, **overrides: Any) -> None:
         if config is None:
@@ -80,7 +84,7 @@ class Recommender(ABC):
         self.history_: TrainingHistory = []
         self._user_lookup = pd.Index(self.user_ids_)
         self._item_lookup = pd.Index(self.item_ids_)
-        self.data_fingerprint_: str | None = train.fingerprint()
+        self.data_fingerprint_ = train.fingerprint()
         try:
             self._fit(train, progress)
         except BaseException:

@@ -6,12 +6,14 @@ under the same loss and L2 penalty the model was trained with.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 __all__ = ["fold_in_rating", "fold_in_ranking"]
 
 
-def _lbfgs(params: list[torch.Tensor], closure_loss: "callable[[], torch.Tensor]", steps: int) -> None:  # type: ignore[valid-type]
+def _lbfgs(params: list[torch.Tensor], closure_loss: Callable[[], torch.Tensor], steps: int) -> None:
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=steps, line_search_fn="strong_wolfe", tolerance_grad=1e-7)
 
     def closure() -> torch.Tensor:
