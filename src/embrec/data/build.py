@@ -229,11 +229,8 @@ def _resolve_duplicates(
         return None
     keys = _pair_keys(users, items, n_items)  # back in row order for the policy below
     n_rows = len(keys)
-    order_key = np.arange(n_rows) if timestamps is None else None
-    if timestamps is None:
-        order = np.lexsort((order_key, keys))
-    else:
-        order = np.lexsort((np.arange(n_rows), timestamps, keys))
+    rows = np.arange(n_rows)  # ties keep file order, so "last" is the later line
+    order = np.lexsort((rows, keys)) if timestamps is None else np.lexsort((rows, timestamps, keys))
     sorted_keys = keys[order]
     boundary = np.empty(n_rows, dtype=bool)
     if policy in (DuplicatePolicy.first,):
