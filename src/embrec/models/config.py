@@ -60,11 +60,13 @@ class EmbeddingConfig:
     """Share of the training rows carved out (at random, seeded) to watch for early stopping."""
     refit: bool | None = None
     """After early stopping, train again on all training rows for the best number of epochs
-    (default: off for rating, on for ranking, where it measured +0.015 NDCG@10 on ml-100k)."""
+    (default: off for rating, where it gained 0.002 RMSE for 60% more time; on for ranking, where
+    NDCG@10 on ml-100k went from 0.309 to 0.313)."""
     liked_rating: float | None = 4.0
     """Ranking objective: ratings at or above this (in stars) count fully as positives..."""
     low_rating_weight: float = 0.5
-    """...and rated items below it count with this weight (implicit data: every item counts 1)."""
+    """...and rated items below it count with this weight (implicit data: every item counts 1).
+    On ml-100k 0.5 measured NDCG@10 0.313 against 0.293 with every rated item counting 1."""
     global_bias: bool = True
     """Add a learned global offset (starts at the logit of the mean scaled rating)."""
     n_negatives: int | None = None

@@ -239,7 +239,7 @@ class EmbeddingRecommender(Recommender):
                 if liked.any():
                     idx, weights = idx[torch.from_numpy(liked)], torch.from_numpy(scaled[liked])
             # a prior 4x wider than the trained users' spread measured best for held-out users folded in
-            # (NDCG@10 0.335 vs 0.315 at 1x on ml-100k; benchmarks/bench_foldin.py)
+            # (NDCG@10 0.325 vs 0.317 at 1x on ml-100k; benchmarks/bench_foldin.py)
             variance = 4.0 * float(net.user_embedding.weight.detach().pow(2).mean())
             p = fold_in_ranking(q, bi, idx, weights, prior_variance=variance)
             return p.numpy(), 0.0
