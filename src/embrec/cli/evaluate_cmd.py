@@ -10,7 +10,6 @@ never scored on rows it was trained on.
 
 from __future__ import annotations
 
-import inspect
 import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -43,10 +42,11 @@ from embrec.cli._options import (
 from embrec.data.build import DuplicatePolicy
 from embrec.data.interactions import Interactions
 from embrec.data.splits import Split, SplitMethod
-from embrec.errors import ConfigError, DataError, ModelFileError
+from embrec.errors import ConfigError, DataError
 from embrec.evaluation.rerank import DEFAULT_CANDIDATES, parse_reranker
 from embrec.evaluation.runner import LIST_METRICS, PER_USER_METRICS, EvaluationResult, evaluate
 from embrec.evaluation.stats import DEFAULT_RESAMPLES, format_interval
+from embrec.evaluation.stored import data_options, split_options, stored_options
 from embrec.models.base import Recommender
 from embrec.models.io import load_run
 
@@ -96,59 +96,6 @@ BootstrapSeed = Annotated[int, typer.Option("--bootstrap-seed", min=0, help="See
 def _given(ctx: typer.Context, name: str) -> bool:
     source = ctx.get_parameter_source(name)
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
-def _resolve_path(value: Any, run: Path) -> Path:
-    path = Path(str(value)).expanduser()
-    if not path.is_absolute() and not path.exists() and (run / path).exists():
-        return run / path  # a relative path recorded where training ran, next to the run
-    return path
-
-
-def _stored(info: dict[str, Any], key: str, run: Path) -> dict[str, Any] | None:
-    extra = info.get("extra") or {}
-    if not isinstance(extra, dict):
-        return None
-    value = extra.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ModelFileError(
-            f"{run}/embrec.json has extra.{key} = {value!r}, which is not a set of options; "
-            f"pass the {key} options on the command line."
-        )
-    return value
-
-
-def _data_kwargs(stored: dict[str, Any], run: Path) -> dict[str, Any]:
-    allowed = inspect.signature(load_from_options).parameters
-    kw: dict[str, Any] = {"data": None, "dataset": None, "data_dir": None}
-    kw.update({k: v for k, v in stored.items() if k in allowed})
-    for key in ("data", "data_dir", "items"):
-        if kw.get(key) is not None:
-            kw[key] = _resolve_path(kw[key], run)
-    if kw.get("rating_scale") is not None:
-        lo, hi = kw["rating_scale"]
-        kw["rating_scale"] = (float(lo), float(hi))
-    if kw.get("duplicates") is not None:
-        kw["duplicates"] = DuplicatePolicy(kw["duplicates"])
-    return kw
-
-
-def _split_kwargs(stored: dict[str, Any]) -> dict[str, Any]:
-    try:
-        method = SplitMethod(stored.get("split", stored.get("method", SplitMethod.random.value)))
-    except ValueError:
-        raise ConfigError(f"the stored split method {stored.get('split')!r} is unknown; pass --split.") from None
-    cutoff = stored.get("cutoff")
-    return {
-        "split": method,
-        "test_fraction": stored.get("test_fraction"),
-        "test_count": stored.get("test_count"),
-        "cutoff": None if cutoff is None else str(cutoff),
-        "seed": int(stored.get("seed", 42)),
-        "drop_unseen": bool(stored.get("drop_unseen", False)),
-    }
 
 
 def _labels(runs: list[Path]) -> list[str]:
@@ -254,7 +201,7 @@ def evaluate_command(
     infos = [getattr(m, "run_info_", {}) or {} for m in models]
     first = runs[0]
 
-    stored_data = _stored(infos[0], "data", first)
+    stored_data = stored_options(infos[0], "data", first)
     if any(_given(ctx, name) for name in _DATA_OPTIONS) or stored_data is None:
         if data is None and dataset is None:
             raise ConfigError(
@@ -267,16 +214,16 @@ def evaluate_command(
         )
         data_origin = "command line"
     else:
-        data_kw = _data_kwargs(stored_data, first)
+        data_kw = data_options(stored_data, first)
         data_origin = f"{first}/embrec.json"
-    stored_split = _stored(infos[0], "split", first)
+    stored_split = stored_options(infos[0], "split", first)
     if any(_given(ctx, name) for name in _SPLIT_OPTIONS) or stored_split is None:
         split_kw: dict[str, Any] = dict(
             split=split, test_fraction=test_fraction, test_count=test_count, cutoff=cutoff, seed=seed, drop_unseen=drop_unseen
         )
         split_origin = "command line"
     else:
-        split_kw = _split_kwargs(stored_split)
+        split_kw = split_options(stored_split)
         split_origin = f"{first}/embrec.json"
 
     interactions: Interactions = load_from_options(**data_kw)

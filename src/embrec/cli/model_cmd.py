@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,7 +18,7 @@ from embrec.cli._options import (
 )
 from embrec.data.build import DuplicatePolicy
 from embrec.data.splits import SplitMethod
-from embrec.errors import ConfigError, EmbrecError
+from embrec.errors import ConfigError
 
 MODEL = "Model"
 

@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-import numpy as np
 import torch
 
 from embrec.errors import ConfigError, TrainingError

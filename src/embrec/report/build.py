@@ -50,19 +50,19 @@ def run_data(model: Recommender, run_path: str | Path) -> tuple[Interactions, Sp
         ConfigError: the run records no data options.
         DataError: the re-created training part is not what the run was trained on.
     """
-    from embrec.cli.evaluate_cmd import _data_kwargs, _split_kwargs, _stored  # one reading of stored options
+    from embrec.evaluation.stored import data_options, split_options, stored_options
     from embrec.data.load import ColumnMapping, load_data
     from embrec.data.splits import make_split
 
     run = Path(run_path)
     info = getattr(model, "run_info_", None) or {}
-    stored_data = _stored(info, "data", run)
+    stored_data = stored_options(info, "data", run)
     if stored_data is None:
         raise ConfigError(
             f"run {str(run)!r} does not record the data it was trained on (no extra.data in its embrec.json); "
             "pass data= and split= to build_report (or train it with `embrec train`)."
         )
-    kw = _data_kwargs(stored_data, run)
+    kw = data_options(stored_data, run)
 
     def none(value: Any) -> Any:
         return None if value is None or str(value).lower() == "none" else value
@@ -74,7 +74,7 @@ def run_data(model: Recommender, run_path: str | Path) -> tuple[Interactions, Sp
     data = load_data(kw.get("data"), dataset=kw.get("dataset"), data_dir=kw.get("data_dir"), columns=columns,
                      sep=kw.get("sep"), items=kw.get("items"), rating_scale=kw.get("rating_scale"),
                      duplicates=kw.get("duplicates") or "last")
-    split_kw = _split_kwargs(_stored(info, "split", run) or {})
+    split_kw = split_options(stored_options(info, "split", run) or {})
     split = make_split(data, split_kw["split"], test_fraction=split_kw["test_fraction"], test_count=split_kw["test_count"],
                        cutoff=split_kw["cutoff"], seed=split_kw["seed"], drop_unseen=split_kw["drop_unseen"])
     _check_fingerprint(model, split, str(run))
