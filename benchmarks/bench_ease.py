@@ -112,7 +112,7 @@ def render(rows: list[dict[str, object]], regularization: float, repeat: int) ->
         "",
         "Reproduce: `.venv/bin/python benchmarks/bench_ease.py` (from the repository root).",
         "",
-        f"Fitting EASE (`regularization={regularization:g}`) on the binary users x items matrix of the whole dataset, "
+        f"Fitting EASE (`weight_decay={regularization:g}`) on the binary users x items matrix of the whole dataset, "
         f"Gram matrix included, {repeat} runs each: best and median seconds. *Speed-up* is the naive median over the "
         "row's median. *Max diff* is the largest difference from the naive `B` over the naive `B`'s largest weight; "
         "*same top-10* is the share of users whose top-10 (seen items left out) is identical.",
@@ -146,13 +146,13 @@ def render(rows: list[dict[str, object]], regularization: float, repeat: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small"])
-    parser.add_argument("--regularization", type=float, default=EASEConfig().regularization)
+    parser.add_argument("--weight-decay", type=float, default=EASEConfig().weight_decay)
     parser.add_argument("--repeat", type=int, default=3, help="runs per method (best and median are reported)")
     parser.add_argument("--torch-cpu", action="store_true", help="also time torch's Cholesky on the CPU")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md alone")
     args = parser.parse_args()
-    rows = [row for name in args.datasets for row in run(name, args.regularization, args.repeat, args.torch_cpu)]
-    body = render(rows, args.regularization, args.repeat)
+    rows = [row for name in args.datasets for row in run(name, args.weight_decay, args.repeat, args.torch_cpu)]
+    body = render(rows, args.weight_decay, args.repeat)
     print(body)
     if not args.no_write:
         write_section("EASE", "bench_ease", body)

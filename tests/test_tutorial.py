@@ -191,9 +191,9 @@ def test_tutorial_runs_and_shows_what_it_prints(monkeypatch):
                     _compress(cwd / name, IMAGES / name)
             for block, new in sorted(replacements, key=lambda r: r[0].start, reverse=True):
                 text = text[: block.start] + new + text[block.end :]
-            from embrec.io_utils import write_text_atomic
+            from embrec.atomic import write_text
 
-            write_text_atomic(TUTORIAL, text)
+            write_text(TUTORIAL, text)
         for name in images:
             if not name.startswith("tutorial_report"):
                 assert (cwd / name).exists(), f"the tutorial shows images/{name} but its code did not write {name}"

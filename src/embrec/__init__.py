@@ -1,22 +1,80 @@
-"""embrec: embedding-based recommendation, from ratings to recommendations you can trust."""
+"""embrec: embedding-based recommendation, from ratings to recommendations you can trust.
+
+The public API, from a raw ratings file to an evaluated top-10::
+
+    import embrec
+
+    split = embrec.make_split(embrec.load_data("ratings.csv"), "random", seed=42)
+    model = embrec.create("embedding", objective="ranking").fit(split.train)
+    print(embrec.evaluate(model, split, k=10).to_markdown())
+
+Functions are imported on first use, so ``import embrec`` (and ``embrec --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from embrec.errors import (
     ConfigError,
     DataError,
+    DatasetNotFoundError,
+    DownloadError,
     EmbrecError,
     ModelFileError,
     NotFittedError,
+    SplitError,
+    TrainingError,
     UnknownIdError,
 )
 
+if TYPE_CHECKING:
+    from embrec.data.load import load_data
+    from embrec.data.splits import make_split
+    from embrec.evaluation import evaluate, evaluate_lists
+    from embrec.models import create, load
+
 __version__ = "0.1.0"
+
+#: Where each public function lives (imported on first use).
+_HOMES = {
+    "load_data": "embrec.data.load",
+    "make_split": "embrec.data.splits",
+    "create": "embrec.models",
+    "load": "embrec.models",
+    "evaluate": "embrec.evaluation",
+    "evaluate_lists": "embrec.evaluation",
+}
 
 __all__ = [
     "ConfigError",
     "DataError",
+    "DatasetNotFoundError",
+    "DownloadError",
     "EmbrecError",
     "ModelFileError",
     "NotFittedError",
+    "SplitError",
+    "TrainingError",
     "UnknownIdError",
     "__version__",
+    "create",
+    "evaluate",
+    "evaluate_lists",
+    "load",
+    "load_data",
+    "make_split",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'embrec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

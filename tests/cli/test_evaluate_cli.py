@@ -12,9 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from embrec.cli._options import load_from_options, split_from_options
 from embrec.cli.evaluate_cmd import register
-from embrec.data.splits import SplitMethod
+from embrec.data.options import DataOptions, SplitMethod, SplitOptions
 from embrec.evaluation import evaluate
 from embrec.models import load
 from embrec.models.embedding import EmbeddingRecommender
@@ -63,8 +62,8 @@ def train_run(
     """Train a tiny embedding model as `embrec train` would and save it with the options used."""
     split_kw = {"split": "random", "test_fraction": None, "test_count": None, "cutoff": None, "seed": 42,
                 "drop_unseen": False, **(split or {})}
-    interactions = load_from_options(data, None, None)
-    the_split = split_from_options(interactions, **{**split_kw, "split": SplitMethod(split_kw["split"])})
+    interactions = DataOptions(data=str(data)).load()
+    the_split = SplitOptions(**{**split_kw, "split": SplitMethod(split_kw["split"])}).apply(interactions)
     model = EmbeddingRecommender(epochs=2, embedding_dim=4, seed=seed, **config).fit(the_split.train)
     extra = {"data": {"data": str(data), **DATA_DEFAULTS}, "split": split_kw} if store else {}
     model.save(out, extra=extra)
@@ -79,8 +78,8 @@ def test_evaluates_on_the_stored_data_and_split(ratings_csv: Path, tmp_path: Pat
     assert out["k"] == 5 and out["split"]["method"] == "user" and out["split"]["seed"] == 5
     assert out["data"]["options_from"].endswith("embrec.json")
     # The same numbers as the API on the same split.
-    interactions = load_from_options(ratings_csv, None, None)
-    split = split_from_options(interactions, SplitMethod.user, 0.3, None, None, 5, False)
+    interactions = DataOptions(data=str(ratings_csv)).load()
+    split = SplitOptions(SplitMethod.user, 0.3, None, None, 5, False).apply(interactions)
     api = evaluate(load(str(run)), split, k=5)
     metrics = out["models"][0]["metrics"]
     assert out["users"] == len(api.user_ids)
@@ -139,8 +138,8 @@ def test_files_are_written_with_the_datasets_ids(ratings_csv: Path, tmp_path: Pa
     assert frame["user"].str.startswith("user").all() and frame["item"].between(500, 529).all()
     assert frame.groupby("user")["rank"].max().max() == 3
 
-    interactions = load_from_options(ratings_csv, None, None)
-    split = split_from_options(interactions, SplitMethod.random, None, None, None, 42, False)
+    interactions = DataOptions(data=str(ratings_csv)).load()
+    split = SplitOptions(SplitMethod.random, None, None, None, 42, False).apply(interactions)
     train = pd.read_csv(split_dir / "train.csv")
     pd.testing.assert_frame_equal(train, split.train.to_frame().astype({"user": object}), check_dtype=False)
     assert len(pd.read_csv(split_dir / "test.csv")) == split.test.n_ratings
@@ -179,8 +178,8 @@ def test_missing_run_is_one_line_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_real_movielens_run(tmp_path: Path) -> None:
     folder = real_dataset("ml-100k")
-    interactions = load_from_options(folder, None, None)
-    split = split_from_options(interactions, SplitMethod.random, None, None, None, 42, False)
+    interactions = DataOptions(data=str(folder)).load()
+    split = SplitOptions(SplitMethod.random, None, None, None, 42, False).apply(interactions)
     model = EmbeddingRecommender(epochs=2, embedding_dim=8, batch_size=4096).fit(split.train)
     extra = {"data": {"data": str(folder), **DATA_DEFAULTS},
              "split": {"split": "random", "test_fraction": None, "test_count": None, "cutoff": None, "seed": 42, "drop_unseen": False}}

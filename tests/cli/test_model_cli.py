@@ -87,10 +87,66 @@ def test_ranking_model_refuses_rating_prediction(ratings_csv, tmp_path):
 
 def test_bad_setting_writes_nothing(ratings_csv, tmp_path):
     result = train(ratings_csv, tmp_path / "run", "--learning-rate", "-1")
-    assert result.exit_code == 2 and "learning_rate=-1" in result.stderr
+    assert result.exit_code == 2 and "--learning-rate -1" in result.stderr
     assert not (tmp_path / "run").exists()
 
 
 def test_models_lists_the_registry():
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0 and "embedding" in result.stdout
+
+
+def _saved(run):
+    return json.loads((run / "embrec.json").read_text())
+
+
+def test_any_model_takes_settings_with_set(ratings_csv, tmp_path):
+    run = tmp_path / "ease"
+    result = runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(run), "--model", "ease",
+                                 "--set", "weight_decay=500", "--set", "threads=1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert _saved(run)["config"]["weight_decay"] == 500.0
+    assert json.loads(result.stdout)["resolved"]["device"] == "cpu"
+
+
+def test_config_file_then_set_then_flags(ratings_csv, tmp_path):
+    toml = tmp_path / "model.toml"
+    toml.write_text('objective = "ranking"\nembedding_dim = 8\nepochs = 4\nlearning_rate = 0.01\n')
+    run = tmp_path / "run"
+    result = train(ratings_csv, run, "--config", str(toml), "--set", "learning_rate=0.02")
+    assert result.exit_code == 0, result.output
+    config = _saved(run)["config"]
+    # the flags in train() (--epochs 3, --embedding-dim 4) win over --set, which wins over the file
+    assert (config["objective"], config["learning_rate"], config["epochs"], config["embedding_dim"]) == ("ranking", 0.02, 3, 4)
+
+
+def test_the_run_stores_what_was_asked_and_what_was_resolved(ratings_csv, tmp_path):
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(run), "--epochs", "2"]).exit_code == 0
+    saved = _saved(run)
+    assert saved["config"]["embedding_dim"] is None  # left to the objective's default
+    assert saved["resolved"]["embedding_dim"] == 32 and saved["resolved"]["optimizer"] in ("adam", "sparse_adam")
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--model", "ease", "--epochs", "5"], ["unknown setting 'epochs'", "weight_decay"]),
+        (["--set", "embeding_dim=8"], ["unknown setting 'embeding_dim'", "did you mean 'embedding_dim'"]),
+        (["--set", "epochs"], ["epochs", "not name=value"]),
+        (["--model", "ease", "--preset", "notebook"], ["--preset", "embedding model only"]),
+    ],
+)
+def test_bad_settings_are_one_line_and_write_nothing(ratings_csv, tmp_path, extra, words):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(run), *extra])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.stderr.count("error:") == 1
+    for word in words:
+        assert word in result.stderr
+    assert not run.exists()
+
+
+def test_models_lists_one_models_settings():
+    result = runner.invoke(app, ["models", "--settings", "als"])
+    assert result.exit_code == 0 and "weight_decay" in result.stdout and "alpha" in result.stdout

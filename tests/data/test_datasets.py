@@ -132,7 +132,7 @@ def test_missing_without_download_says_where_to_put_it(monkeypatch: pytest.Monke
     assert str(tmp_path / "given" / "ml-1m" / "ratings.dat") in message
     for searched in ("given", "env", "home/.cache/embrec"):
         assert str(tmp_path / searched / "ml-1m") in message
-    assert "embrec datasets download ml-1m" in message
+    assert "download_dataset('ml-1m')" in message
     assert not (tmp_path / "given").exists()
 
 

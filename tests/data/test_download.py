@@ -354,7 +354,7 @@ def test_incomplete_folder_is_not_overwritten(server: _Server, monkeypatch: pyte
     (tmp_path / "ml-100k").mkdir()
     (tmp_path / "ml-100k" / "notes.txt").write_text("mine")
 
-    with pytest.raises(DatasetNotFoundError, match="--force"):
+    with pytest.raises(DatasetNotFoundError, match=r"download_dataset\('ml-100k', force=True\)"):
         find_dataset("ml-100k", tmp_path, base_url=server.base_url)
     assert contents(tmp_path / "ml-100k") == ["notes.txt"]
     assert server.hits == []

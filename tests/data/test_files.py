@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from embrec.data.build import DuplicateRatingsWarning
-from embrec.data.files import find_invalid_utf8, load_ratings_file, normalize_sep, read_item_metadata
+from embrec.data.files import load_ratings_file, read_item_metadata
+from embrec.data.sniff import find_invalid_utf8, normalize_sep
 from embrec.errors import DataError
 
 
@@ -137,11 +138,11 @@ def test_header_only(tmp_path: Path) -> None:
 
 def test_misnamed_column_lists_columns_and_option(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "uid,iid,rating\n1,2,3\n")
-    with pytest.raises(DataError, match=r"no user column 'user'; the file's columns are \['uid', 'iid', 'rating'\].*--user-col uid"):
+    with pytest.raises(DataError, match=r"no user column 'user'; the file's columns are \['uid', 'iid', 'rating'\].*user_col='uid'"):
         load_ratings_file(path)
-    with pytest.raises(DataError, match=r"no item column 'item'.*--item-col iid"):
+    with pytest.raises(DataError, match=r"no item column 'item'.*item_col='iid'"):
         load_ratings_file(path, user_col="uid")
-    with pytest.raises(DataError, match=r"no rating column 'stars'.*--rating-col none for implicit"):
+    with pytest.raises(DataError, match=r"no rating column 'stars'.*rating_col=None for implicit"):
         load_ratings_file(path, user_col="uid", item_col="iid", rating_col="stars")
     with pytest.raises(DataError, match=r"no timestamp column 'when'"):
         load_ratings_file(path, user_col="uid", item_col="iid", timestamp_col="when")
@@ -149,7 +150,7 @@ def test_misnamed_column_lists_columns_and_option(tmp_path: Path) -> None:
 
 def test_default_rating_missing_with_other_columns_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "user,item,value\n1,2,3\n")
-    with pytest.raises(DataError, match=r"no rating column 'rating'.*--rating-col value"):
+    with pytest.raises(DataError, match=r"no rating column 'rating'.*rating_col='value'"):
         load_ratings_file(path)
     aliased = _write(tmp_path / "s.csv", "user,item,score\n1,2,3\n")  # a common name is taken as the rating
     assert load_ratings_file(aliased).ratings is not None
@@ -164,7 +165,7 @@ def test_headerless_file_hint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("sep", "shown"), [(";", "';'"), ("\t", "'\\\\t'"), ("|", "'\\|'")])
 def test_wrong_delimiter(tmp_path: Path, sep: str, shown: str) -> None:
     path = _write(tmp_path / "r.csv", f"user{sep}item{sep}rating\n1{sep}2{sep}3\n")
-    with pytest.raises(DataError, match=rf"looks like it is separated by {shown}.* — pass --sep {shown}"):
+    with pytest.raises(DataError, match=rf"looks like it is separated by {shown}.* — pass sep={shown}"):
         load_ratings_file(path)
 
 
@@ -213,7 +214,7 @@ def test_nan_rating(tmp_path: Path) -> None:
 
 def test_rating_outside_scale(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "user,item,rating\n1,2,3\n1,3,7\n")
-    with pytest.raises(DataError, match=r"line 3, column 'rating': rating 7 is outside the scale 1-5.*--rating-scale"):
+    with pytest.raises(DataError, match=r"line 3, column 'rating': rating 7 is outside the scale 1-5.*rating_scale=\(LOW, HIGH\)"):
         load_ratings_file(path, rating_scale=(1, 5))
 
 

@@ -21,7 +21,7 @@ def _ml1m(folder: Path) -> Path:
 
 
 def test_exactly_one_source() -> None:
-    with pytest.raises(DataError, match=r"give exactly one of data \(--data PATH.*\) or dataset \(--dataset NAME.*neither"):
+    with pytest.raises(DataError, match=r"give exactly one of data \(data=PATH.*\) or dataset \(dataset=NAME.*neither"):
         load_data()
     with pytest.raises(DataError, match="both was given"):
         load_data("x.csv", dataset="ml-100k")
@@ -99,8 +99,8 @@ def test_missing_path_and_non_movielens_folder(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         load_data(tmp_path / "nope")
     (tmp_path / "mine.csv").write_text("user,item\n1,2\n")
-    with pytest.raises(DataError, match=r"not a MovieLens one.*pass it: --data .*mine.csv"):
+    with pytest.raises(DataError, match=r"not a MovieLens one.*pass it: data='.*mine.csv'"):
         load_data(tmp_path)
     _ml1m(tmp_path / "sub" / "ml-1m")
-    with pytest.raises(DataError, match=r"but .*ml-1m is; pass --data"):
+    with pytest.raises(DataError, match=r"but .*ml-1m is; pass data='.*ml-1m'"):
         load_data(tmp_path / "sub")

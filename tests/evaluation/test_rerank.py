@@ -190,3 +190,14 @@ def test_reranked_evaluation_uses_genres_without_vectors(split_and_model) -> Non
     np.testing.assert_allclose(frame["score"].to_numpy(), table[uidx, iidx], rtol=1e-6)
     with pytest.raises(ConfigError, match="no item vectors"):
         evaluate(no_vectors, split, k=5, rerank="mmr:0.5:embedding")
+
+
+def test_rerank_errors_name_parameters_not_flags(split_and_model) -> None:  # type: ignore[no-untyped-def]
+    split, _, no_vectors = split_and_model
+    with pytest.raises(ConfigError, match=r"similarity='genres' \(rerank='mmr:0.5:genres'\)") as info:
+        evaluate(no_vectors, split, k=5, rerank="mmr:0.5:embedding")
+    assert "--" not in str(info.value)
+    plain = dataclasses.replace(split.train, item_metadata=None)
+    with pytest.raises(ConfigError, match=r"rerank='novelty:0.3'.*item_metadata") as info:
+        Reranker("mmr", 0.3).similarity_source(no_vectors, plain)
+    assert "--" not in str(info.value)

@@ -12,14 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import real_dataset
 from embrec.data.build import build_interactions
 from embrec.data.interactions import Interactions
 from embrec.data.splits import Split, SplitMethod, make_split
-from embrec.errors import ConfigError, DataError
+from embrec.errors import ConfigError, DataError, EmbrecError
 from embrec.evaluation import PER_USER_METRICS, evaluate, sweep
 from embrec.models.base import Recommender
-
-from conftest import real_dataset
 
 LOG3 = math.log2(3)
 
@@ -74,7 +73,7 @@ GENRES = ["A", "B", "A|B", "A", "(no genres listed)"]
 
 
 def tiny_split(*, implicit: bool = False) -> Split:
-    users, items, ratings = zip(*ROWS)
+    users, items, ratings = zip(*ROWS, strict=True)
     meta = pd.DataFrame({"title": [f"film {i}" for i in range(10, 15)], "genres": GENRES},
                         index=pd.Index(range(10, 15), name="item"))
     data = build_interactions(list(users), list(items), None if implicit else list(ratings),
@@ -207,7 +206,7 @@ def test_outputs_json_csv_markdown_and_recommendations(tmp_path: Path) -> None:
 def test_errors_name_the_problem() -> None:
     split = tiny_split()
     model = FixedModel(TABLE).fit(split.train)
-    with pytest.raises(DataError, match="no test user has a relevant item.*threshold 6"):
+    with pytest.raises(DataError, match="no test user has a relevant item.*threshold=6"):
         evaluate(model, split, threshold=6.0)
     with pytest.raises(ConfigError, match="threshold must be a finite rating"):
         evaluate(model, split, threshold="4")  # type: ignore[arg-type]
@@ -258,3 +257,14 @@ def test_real_movielens_embedding_and_popularity_like_models() -> None:
     assert 0.5 < res[1].lists["rmse"] < 2.0 and math.isnan(res[0].lists["rmse"])  # stars, rating model only
     frame = sweep(model, split, [0.0, 0.5], k=10, candidates=50)
     assert len(frame) == 2 and frame["diversity"].iloc[1] > frame["diversity"].iloc[0]
+
+
+def test_writer_errors_name_the_parameter(tmp_path: Path) -> None:
+    split = tiny_split()
+    res = evaluate(FixedModel(TABLE).fit(split.train), split, k=2, n_resamples=20)
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(EmbrecError, match="folder=.*taken' is a file, not a folder") as info:
+        res.write_csv(tmp_path / "taken")
+    assert "--" not in str(info.value)
+    with pytest.raises(DataError, match=r"threshold=6.0 \(they run from 2 to 5\); pass a lower threshold, such as threshold=5"):
+        evaluate(FixedModel(TABLE).fit(split.train), split, threshold=6.0)

@@ -269,7 +269,7 @@ def test_personalization_hand_computed() -> None:
 
 
 def brute_personalization(recs: np.ndarray) -> float:
-    sets = [set(int(i) for i in row if i >= 0) for row in recs]
+    sets = [{int(i) for i in row if i >= 0} for row in recs]
     sets = [s for s in sets if s]
     pairs = list(itertools.combinations(sets, 2))
     if not pairs:
@@ -336,7 +336,7 @@ def test_serendipity_hand_computed() -> None:
 
 def naive_serendipity(recs, rel, hist, vectors, min_distance, metric) -> list[float]:
     out = []
-    for row, r, h in zip(recs, rel, hist):
+    for row, r, h in zip(recs, rel, hist, strict=True):
         if not r.any():
             out.append(np.nan)
             continue

@@ -154,7 +154,7 @@ def reference(recs: np.ndarray, rel: np.ndarray) -> dict[str, list[float]]:
     """Textbook loops, one user at a time."""
     out: dict[str, list[float]] = {name: [] for name in PER_USER}
     k = recs.shape[1]
-    for row, relevant_row in zip(recs, rel):
+    for row, relevant_row in zip(recs, rel, strict=True):
         relevant = set(np.flatnonzero(relevant_row).tolist())
         listed = [int(i) for i in row if i >= 0]
         if not relevant:

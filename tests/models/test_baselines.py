@@ -147,7 +147,7 @@ def test_mirror_lower_over_several_bands() -> None:
 
 def test_ease_scores_are_user_rows_times_weights() -> None:
     data = checkerboard_implicit()
-    model = EASERecommender(regularization=2.0).fit(data)
+    model = EASERecommender(weight_decay=2.0).fit(data)
     x = data.to_csr()
     np.testing.assert_allclose(model.score([0, 13]), (x[[0, 13]] @ model.weights_), rtol=1e-6)
     np.testing.assert_allclose(model.weights_, naive_ease(x, 2.0), atol=1e-6)
@@ -161,7 +161,7 @@ def test_ease_refuses_catalogues_above_max_items() -> None:
         EASERecommender(max_items=5).fit(checkerboard_implicit().with_name("big"))
 
 
-@pytest.mark.parametrize("bad", [dict(regularization=0.0), dict(max_items=0), dict(device="gpu"), dict(threads=0)])
+@pytest.mark.parametrize("bad", [dict(weight_decay=0.0), dict(max_items=0), dict(device="gpu"), dict(threads=0)])
 def test_ease_config_rejects_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match=next(iter(bad))):
         EASEConfig(**bad)  # type: ignore[arg-type]
@@ -170,7 +170,7 @@ def test_ease_config_rejects_bad_values(bad: dict[str, object]) -> None:
 # ---------------------------------------------------------------------------- implicit
 @pytest.mark.parametrize(
     "model",
-    [ALSRecommender(embedding_dim=2, regularization=0.1, epochs=10), BPRRecommender(embedding_dim=4, epochs=50, learning_rate=0.05)],
+    [ALSRecommender(embedding_dim=2, weight_decay=0.1, epochs=10), BPRRecommender(embedding_dim=4, epochs=50, learning_rate=0.05)],
     ids=["als", "bpr"],
 )
 def test_implicit_models_rank_the_obvious_item_first(model: ALSRecommender | BPRRecommender) -> None:
@@ -215,7 +215,7 @@ def test_als_config_rejects_bad_values(bad: dict[str, object]) -> None:
 
 
 def test_registry_knows_the_baselines() -> None:
-    assert isinstance(models.create("ease", regularization=10.0), EASERecommender)
+    assert isinstance(models.create("ease", weight_decay=10.0), EASERecommender)
     assert models.get("popularity") is PopularityRecommender
 
 

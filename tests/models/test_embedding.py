@@ -179,3 +179,55 @@ def test_new_scifi_fan_gets_scifi():
     fan, other = scifi_share(scifi), scifi_share(drama)
     assert fan >= 0.5, fan  # mostly science fiction (6% of the catalogue is)
     assert fan > other, (fan, other)  # and it is their ratings that make it so
+
+
+# ---------------------------------------------------------------------------- asked vs resolved
+def test_config_stays_as_asked_and_fit_records_what_it_used(tiny):
+    config = EmbeddingConfig(epochs=2)
+    model = EmbeddingRecommender(config)
+    assert model.config is config and model.config.embedding_dim is None
+    model.fit(tiny)
+    assert model.config is config
+    used = model.resolved_config_
+    assert (used.embedding_dim, used.learning_rate, used.weight_decay, used.decay_mode) == (32, 4e-3, 3e-3, "per_row")
+    assert (used.batch_size, used.patience, used.refit, used.optimizer, used.n_negatives) == (1024, 3, False, "adam", None)
+    assert used.device == model.device_ and used.device != "auto"
+    assert model.net_.user_embedding.weight.shape[1] == 32
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        (dict(objective="ranking"), dict(embedding_dim=64, decay_mode="decoupled", optimizer="adamw", n_negatives=None,
+                                         refit=True, batch_size=64)),
+        (dict(objective="ranking", n_negatives=5), dict(n_negatives=5)),
+        (dict(objective="ranking", n_negatives=500), dict(n_negatives=None)),  # more than the 20 items: full softmax
+        (dict(optimizer="sparse_adam"), dict(optimizer="sparse_adam")),
+        (dict(optimizer="sparse_adam", decay_mode="decoupled"), dict(optimizer="adamw", weight_decay=3e-3)),
+        (dict(decay_mode="decoupled", weight_decay=0.0), dict(optimizer="adam")),
+        (dict(embedding_dim=4, patience=2), dict(embedding_dim=4, patience=2)),
+    ],
+)
+def test_resolved_settings(asked, expected):
+    used = EmbeddingConfig(**asked).resolve(n_users=30, n_items=20, device="cpu")
+    assert {k: getattr(used, k) for k in expected} == expected
+    assert used.threads == 1
+    assert EmbeddingConfig().resolve(n_users=40_000, n_items=20_000, device="cuda").optimizer == "sparse_adam"
+    assert EmbeddingConfig().resolve(n_users=10, n_items=10, device="cuda").threads is None
+    ranking = EmbeddingConfig(objective="ranking").resolve(n_users=10, n_items=30_000, device="cpu")
+    assert ranking.n_negatives == 4_096
+
+
+def test_run_folder_stores_what_was_asked_and_what_was_used(tiny, tmp_path):
+    model = EmbeddingRecommender(EmbeddingConfig(epochs=2, objective="ranking")).fit(tiny)
+    run = model.save(tmp_path / "run")
+    info = json.loads((run / "embrec.json").read_text())
+    assert info["format_version"] == FORMAT_VERSION == 2
+    assert info["config"] == model.config.to_dict() and info["config"]["embedding_dim"] is None
+    assert info["resolved"] == model.resolved_config_.to_dict() and info["resolved"]["embedding_dim"] == 64
+    again = load(run)
+    assert again.config == model.config and again.resolved_config_ == model.resolved_config_
+    np.testing.assert_array_equal(again.score([100, 105]), model.score([100, 105]))
+    v1, _ = model.fold_in([1000, 1001], [5.0, 4.0])
+    v2, _ = again.fold_in([1000, 1001], [5.0, 4.0])
+    np.testing.assert_array_equal(v1, v2)

@@ -10,7 +10,8 @@ import shutil
 import pytest
 
 from embrec.errors import ConfigError, DataError
-from embrec.report import build_report, run_data
+from embrec.report import build_report
+from embrec.runs import Run
 
 from conftest import real_dataset
 from viz.helpers import EVIL_TITLE, assert_picture, browser_or_skip, open_page, train_run
@@ -34,9 +35,7 @@ def report(run, tmp_path_factory):
 
 def test_run_data_recreates_the_training_split(run):
     path, model, split = run
-    from embrec.models import load
-
-    data, again = run_data(load(str(path)), path)
+    data, again = Run.open(path).data_and_split()
     assert again.train.fingerprint() == split.train.fingerprint() == model.data_fingerprint_
     assert data.n_ratings == split.train.n_ratings + split.test.n_ratings
 
@@ -44,10 +43,8 @@ def test_run_data_recreates_the_training_split(run):
 def test_run_data_refuses_a_run_without_recorded_data(run, tmp_path):
     path, model, _ = run
     bare = model.save(tmp_path / "bare")
-    from embrec.models import load
-
     with pytest.raises(ConfigError, match="does not record the data"):
-        run_data(load(str(bare)), bare)
+        Run.open(bare).data_and_split()
 
 
 def test_run_data_notices_other_data(run, tmp_path):
@@ -57,10 +54,8 @@ def test_run_data_notices_other_data(run, tmp_path):
     info = json.loads((copy / "embrec.json").read_text())
     info["extra"]["split"]["seed"] = 2
     (copy / "embrec.json").write_text(json.dumps(info))
-    from embrec.models import load
-
     with pytest.raises(DataError, match="trained on other data"):
-        run_data(load(str(copy)), copy)
+        Run.open(copy).data_and_split()
 
 
 def test_report_holds_every_section(report):

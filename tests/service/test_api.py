@@ -71,6 +71,20 @@ def test_film_map_has_every_film_once(client: TestClient) -> None:
     assert np.sign(np.mean([xs[i] for i in range(10, 22)])) != np.sign(np.mean([xs[i] for i in range(22, 34)]))
 
 
+def test_film_map_is_the_pca_of_embrec_plot_map(client: TestClient, runs: dict[str, Path]) -> None:
+    from embrec.viz.maps import embedding_map
+
+    body = client.get("/api/map").json()
+    model = load(str(runs["ranking"]))
+    # what `embrec plot map --method pca` draws, with the films that shape the page's axes
+    drawn = embedding_map(model, method="pca", min_ratings=body["min_ratings"], label=[])
+    assert body["min_ratings"] == 10 and len(drawn.points) >= 3
+    served = {p["item"]: (p["x"], p["y"]) for p in body["points"]}
+    xs, ys = np.round(drawn.points["x"].to_numpy(), 4).tolist(), np.round(drawn.points["y"].to_numpy(), 4).tolist()
+    assert [served[item] for item in drawn.points["item"]] == list(zip(xs, ys, strict=True))
+    assert np.allclose(body["explained_variance"], drawn.info["explained_variance"])
+
+
 # --------------------------------------------------------------------------- users of the training data
 def test_recommendations_leave_out_seen_films(client: TestClient, runs: dict[str, Path]) -> None:
     body = client.get("/api/users/500/recommendations", params={"n": 5}).json()

@@ -17,6 +17,7 @@ from embrec.viz.maps import (
     main_genres,
     map_figure,
     map_html_figure,
+    pca_layout,
     project,
     save_map,
 )
@@ -51,6 +52,47 @@ def test_project_gives_finite_2d_coordinates(method):
     # two well separated groups stay separated along some axis
     centre_gap = np.abs(coords[:20].mean(0) - coords[20:].mean(0)).max()
     assert centre_gap > coords.std(0).min()
+
+
+def test_pca_fit_mask_places_the_other_rows_on_the_fitted_axes():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30, 5))
+    fit = np.arange(30) < 20
+    alone, alone_info = project(x[fit], "pca")
+    coords, info = project(x, "pca", fit=fit)
+    np.testing.assert_allclose(coords[fit], alone, atol=1e-10)
+    assert info == alone_info
+    other = x.copy()
+    other[~fit] = rng.normal(size=(10, 5))
+    np.testing.assert_allclose(project(other, "pca", fit=fit)[0][fit], alone, atol=1e-10)
+    # the sign of each axis is fixed, so a copy with its rows shuffled draws the same map
+    order = rng.permutation(30)
+    np.testing.assert_allclose(project(x[order], "pca")[0], project(x, "pca")[0][order], atol=1e-10)
+    with pytest.raises(ConfigError, match="PCA's axes only"):
+        project(x, "tsne", fit=fit)
+    with pytest.raises(DataError, match="boolean mask"):
+        project(x, "pca", fit=fit[:10])
+
+
+def test_pca_map_axes_come_from_the_films_with_enough_ratings(trained):
+    model, data, _ = trained
+    counts = np.asarray(model.seen_.sum(axis=0)).ravel()
+    m = int(np.median(counts)) + 1
+    assert 3 <= (counts >= m).sum() < len(counts)
+    layout = pca_layout(model, min_ratings=m)
+    assert layout.coords.shape == (len(counts), 2) and layout.min_ratings == m
+    assert 0 < layout.explained_variance[1] <= layout.explained_variance[0] <= 1
+    rare = model.item_ids_[int(np.argmin(counts))]
+    emap = embedding_map(model, data=data, min_ratings=m, label=[rare])
+    assert rare in set(emap.points["item"])
+    # every film drawn sits where the layout puts it: a rare film labelled is placed, not fitted
+    pos = model.item_index(emap.points["item"].to_numpy())
+    np.testing.assert_array_equal(emap.points[["x", "y"]].to_numpy(), layout.coords[pos])
+    assert emap.info["explained_variance"] == list(layout.explained_variance)
+    fewer = pca_layout(model, min_ratings=10**6)
+    assert fewer.min_ratings == 0 and np.isfinite(fewer.coords).all()
+    with pytest.raises(ConfigError, match="min_ratings"):
+        pca_layout(model, min_ratings=-1)
 
 
 def test_project_same_seed_same_map():
@@ -114,6 +156,8 @@ def test_map_refuses_models_without_vectors(trained):
     pop = create("popularity").fit(split.train)
     with pytest.raises(ConfigError, match="no item embeddings"):
         embedding_map(pop)
+    with pytest.raises(ConfigError, match="no item embeddings"):
+        pca_layout(pop)
 
 
 def test_static_map_png_and_svg(trained, tmp_path):

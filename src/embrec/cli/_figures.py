@@ -5,14 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from embrec.data.splits import Split
 from embrec.metrics import ranking_report, rmse
-from embrec.models.base import Recommender
+
+if TYPE_CHECKING:
+    from embrec.data.splits import Split
+    from embrec.models.base import Recommender
 
 
-def test_figures(model: Recommender, split: Split, *, k: int = 10, threshold: float = 4.0) -> dict[str, Any]:
+def test_figures(model: "Recommender", split: "Split", *, k: int = 10, threshold: float = 4.0) -> dict[str, Any]:
     """``test_rmse`` (stars, rating models) and ``ndcg@k``/``recall@k`` on the held-out split.
 
     Relevant = test rating >= ``threshold`` (every test row for implicit data); seen training
@@ -23,7 +27,7 @@ def test_figures(model: Recommender, split: Split, *, k: int = 10, threshold: fl
     if test.n_ratings == 0:
         return out
     if model.predicts_ratings and test.ratings is not None:
-        pred = model._predict_indexes(test.users.astype(np.int64), test.items.astype(np.int64))
+        pred = model.predict(test.user_ids[test.users], test.item_ids[test.items])
         out["test_rmse"] = round(float(rmse(pred, test.ratings)), 5)
     truth = test.to_csr("ratings" if test.ratings is not None else "ones")
     users = np.unique(test.users)

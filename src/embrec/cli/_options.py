@@ -1,139 +1,107 @@
-"""Options shared by every command that loads data or splits it.
+"""The data and split options, declared once for every command that loads or splits data.
 
-Each command declares the same ``Annotated`` parameters and hands them to
-:func:`load_from_options` and :func:`split_from_options`, so ``split``, ``train`` and
-``evaluate`` read data and split it identically.
+``@data_options`` adds ``--data``, ``--dataset``, ``--data-dir``, the column options, ``--sep``,
+``--items``, ``--rating-scale`` and ``--duplicates`` to a command and hands it one
+:class:`~embrec.data.options.DataOptions` as ``data_opts``; ``@split_options`` adds ``--split``,
+``--test-fraction``, ``--test-count``, ``--cutoff``, ``--seed`` and ``--drop-unseen`` and hands
+it a :class:`~embrec.data.options.SplitOptions` as ``split_opts``. Nothing here imports NumPy or
+pandas, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
-import warnings
+from embrec.cli._common import err_console, given, replace_signature
+from embrec.data.options import DataOptions, DuplicatePolicy, SplitMethod, SplitOptions
 
-from embrec.cli._common import err_console
-from embrec.data.build import DuplicatePolicy, DuplicateRatingsWarning
-from embrec.data.interactions import Interactions
-from embrec.data.load import ColumnMapping
-from embrec.data.load import load_data as _load
-from embrec.data.splits import Split, SplitMethod, make_split
+if TYPE_CHECKING:
+    from embrec.data.interactions import Interactions
+
+__all__ = ["data_options", "given", "load", "split_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DATA = "Data"
 SPLIT = "Split"
 
-DataPath = Annotated[
-    Optional[Path],
-    typer.Option("--data", help="A MovieLens folder or your own CSV/TSV/Parquet ratings file.", rich_help_panel=DATA),
-]
-DatasetName = Annotated[
-    Optional[str],
-    typer.Option("--dataset", help="A built-in dataset (see `embrec datasets list`), downloaded when missing.", rich_help_panel=DATA),
-]
-DataDir = Annotated[
-    Optional[Path],
-    typer.Option("--data-dir", help="Where built-in datasets live (else $EMBREC_DATA_DIR, else the user cache).", rich_help_panel=DATA),
-]
-UserCol = Annotated[str, typer.Option("--user-col", help="Your file's user column.", rich_help_panel=DATA)]
-ItemCol = Annotated[str, typer.Option("--item-col", help="Your file's item column.", rich_help_panel=DATA)]
-RatingCol = Annotated[
-    Optional[str],
-    typer.Option("--rating-col", help="Your file's rating column; 'none' for implicit feedback.", rich_help_panel=DATA),
-]
-TimestampCol = Annotated[
-    Optional[str],
-    typer.Option("--timestamp-col", help="Your file's timestamp column; 'none' if it has none.", rich_help_panel=DATA),
-]
-Sep = Annotated[
-    Optional[str],
-    typer.Option("--sep", help="Field delimiter of your file (default: by extension, ',' or tab).", rich_help_panel=DATA),
-]
-ItemsFile = Annotated[
-    Optional[Path],
-    typer.Option("--items", help="Optional item metadata file (CSV/TSV/Parquet) with id, title and genres.", rich_help_panel=DATA),
-]
-RatingScale = Annotated[
-    Optional[tuple[float, float]],
-    typer.Option("--rating-scale", help="Lowest and highest allowed rating (default: from the data).", rich_help_panel=DATA),
-]
-Duplicates = Annotated[
-    DuplicatePolicy,
-    typer.Option("--duplicates", help="Repeated (user, item) pairs: keep the last, the first, their mean, or refuse.", rich_help_panel=DATA),
-]
 
-SplitOpt = Annotated[SplitMethod, typer.Option("--split", help="How to hold out test ratings.", rich_help_panel=SPLIT)]
-TestFraction = Annotated[
-    Optional[float],
-    typer.Option("--test-fraction", help="Share held out (random: of rows; user/temporal: of each user's rows; cutoff: latest share of time).", rich_help_panel=SPLIT),
-]
-TestCount = Annotated[
-    Optional[int],
-    typer.Option("--test-count", help="Rows held out per user (user/temporal splits), instead of a fraction.", rich_help_panel=SPLIT),
-]
-Cutoff = Annotated[
-    Optional[str],
-    typer.Option("--cutoff", help="Global time cutoff for --split cutoff: Unix seconds or an ISO date.", rich_help_panel=SPLIT),
-]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed of the split.", rich_help_panel=SPLIT)]
-DropUnseen = Annotated[
-    bool,
-    typer.Option("--drop-unseen/--keep-unseen", help="Drop test rows whose user or item has no training rating.", rich_help_panel=SPLIT),
-]
+def _opt(flag: str, help_text: str, panel: str, **kw: Any) -> Any:
+    return typer.Option(flag, help=help_text, rich_help_panel=panel, **kw)
 
 
-def _none(value: Optional[str]) -> Optional[str]:
-    return None if value is None or value.lower() == "none" else value
+#: name -> (annotation, default); the order is the order in --help.
+DATA_PARAMS: dict[str, tuple[Any, Any]] = {
+    "data": (Annotated[Optional[Path], _opt("--data", "A MovieLens folder or your own CSV/TSV/Parquet ratings file.", DATA)], None),
+    "dataset": (Annotated[Optional[str], _opt("--dataset", "A built-in dataset (see `embrec datasets list`), downloaded when missing.", DATA)], None),
+    "data_dir": (Annotated[Optional[Path], _opt("--data-dir", "Where built-in datasets live (else $EMBREC_DATA_DIR, else the user cache).", DATA)], None),
+    "user_col": (Annotated[str, _opt("--user-col", "Your file's user column.", DATA)], "user"),
+    "item_col": (Annotated[str, _opt("--item-col", "Your file's item column.", DATA)], "item"),
+    "rating_col": (Annotated[Optional[str], _opt("--rating-col", "Your file's rating column; 'none' for implicit feedback.", DATA)], "rating"),
+    "timestamp_col": (Annotated[Optional[str], _opt("--timestamp-col", "Your file's timestamp column; 'none' if it has none.", DATA)], "timestamp"),
+    "sep": (Annotated[Optional[str], _opt("--sep", "Field delimiter of your file (default: by extension, ',' or tab).", DATA)], None),
+    "items": (Annotated[Optional[Path], _opt("--items", "Optional item metadata file (CSV/TSV/Parquet) with id, title and genres.", DATA)], None),
+    "rating_scale": (Annotated[Optional[tuple[float, float]], _opt("--rating-scale", "Lowest and highest allowed rating (default: from the data).", DATA)], None),
+    "duplicates": (Annotated[DuplicatePolicy, _opt("--duplicates", "Repeated (user, item) pairs: keep the last, the first, their mean, or refuse.", DATA)], DuplicatePolicy.last),
+}
+
+SPLIT_PARAMS: dict[str, tuple[Any, Any]] = {
+    "split": (Annotated[SplitMethod, _opt("--split", "How to hold out test ratings.", SPLIT)], SplitMethod.random),
+    "test_fraction": (Annotated[Optional[float], _opt("--test-fraction", "Share held out (random: of rows; user/temporal: of each user's rows; cutoff: latest share of time).", SPLIT)], None),
+    "test_count": (Annotated[Optional[int], _opt("--test-count", "Rows held out per user (user/temporal splits), instead of a fraction.", SPLIT)], None),
+    "cutoff": (Annotated[Optional[str], _opt("--cutoff", "Global time cutoff for --split cutoff: Unix seconds or an ISO date.", SPLIT)], None),
+    "seed": (Annotated[int, _opt("--seed", "Random seed of the split.", SPLIT)], 42),
+    "drop_unseen": (Annotated[bool, _opt("--drop-unseen/--keep-unseen", "Drop test rows whose user or item has no training rating.", SPLIT)], False),
+}
 
 
-def load_from_options(
-    data: Optional[Path],
-    dataset: Optional[str],
-    data_dir: Optional[Path],
-    user_col: str = "user",
-    item_col: str = "item",
-    rating_col: Optional[str] = "rating",
-    timestamp_col: Optional[str] = "timestamp",
-    sep: Optional[str] = None,
-    items: Optional[Path] = None,
-    rating_scale: Optional[tuple[float, float]] = None,
-    duplicates: DuplicatePolicy = DuplicatePolicy.last,
-) -> Interactions:
-    """Load data as the shared data options describe; data warnings go to stderr as one line each."""
+def _with_options(params: dict[str, tuple[Any, Any]], target: str, build: Callable[[dict[str, Any]], Any]) -> Callable[[F], F]:
+    """A decorator adding ``params`` to a command's signature and passing ``build(values)`` as ``target``."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name, default) for name, (_, default) in params.items()}
+            kwargs[target] = build(values)
+            return func(*args, **kwargs)
+
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+            for name, (annotation, default) in params.items()
+        ]
+        replace_signature(wrapper, func, drop=(target,), add=added)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _data(values: dict[str, Any]) -> DataOptions:
+    for key in ("data", "data_dir", "items"):
+        if values[key] is not None:
+            values[key] = str(values[key])
+    return DataOptions(**values)
+
+
+#: Adds the data options to a command, which receives them as ``data_opts: DataOptions``.
+data_options = _with_options(DATA_PARAMS, "data_opts", _data)
+#: Adds the split options to a command, which receives them as ``split_opts: SplitOptions``.
+split_options = _with_options(SPLIT_PARAMS, "split_opts", lambda values: SplitOptions(**values))
+
+
+def load(options: DataOptions) -> "Interactions":
+    """Load data as ``options`` say; data warnings go to stderr as one line each."""
+    from embrec.data.build import DuplicateRatingsWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DuplicateRatingsWarning)
-        loaded = _load(
-            data,
-            dataset=dataset,
-            data_dir=data_dir,
-            columns=ColumnMapping(user=user_col, item=item_col, rating=_none(rating_col), timestamp=_none(timestamp_col)),
-            sep=sep,
-            items=items,
-            rating_scale=rating_scale,
-            duplicates=duplicates,
-        )
+        loaded = options.load()
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {warning.message}", markup=True, highlight=False, soft_wrap=True)
     return loaded
-
-
-def split_from_options(
-    interactions: Interactions,
-    split: SplitMethod,
-    test_fraction: Optional[float],
-    test_count: Optional[int],
-    cutoff: Optional[str],
-    seed: int,
-    drop_unseen: bool,
-) -> Split:
-    """Split data as the shared split options describe."""
-    return make_split(
-        interactions,
-        split,
-        test_fraction=test_fraction,
-        test_count=test_count,
-        cutoff=cutoff,
-        seed=seed,
-        drop_unseen=drop_unseen,
-    )

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console, err_console, print_json
-from embrec.cli._options import (
-    DataDir,
-    DataPath,
-    DatasetName,
-    Duplicates,
-    ItemCol,
-    ItemsFile,
-    RatingCol,
-    RatingScale,
-    Sep,
-    TimestampCol,
-    UserCol,
-    load_from_options,
-)
-from embrec.data.build import DuplicatePolicy, DuplicateRatingsWarning
-from embrec.data.summary import summarize
+from embrec.cli._options import data_options, load
+from embrec.data.options import DataOptions
 
 __all__ = ["app"]
 
@@ -42,32 +27,16 @@ def _group() -> None:
 
 @app.command("summary")
 @cli_errors
-def summary(
-    data: DataPath = None,
-    dataset: DatasetName = None,
-    data_dir: DataDir = None,
-    user_col: UserCol = "user",
-    item_col: ItemCol = "item",
-    rating_col: RatingCol = "rating",
-    timestamp_col: TimestampCol = "timestamp",
-    sep: Sep = None,
-    items: ItemsFile = None,
-    rating_scale: RatingScale = None,
-    duplicates: Duplicates = DuplicatePolicy.last,
-    json_out: JsonOut = False,
-) -> None:
+@data_options
+def summary(data_opts: DataOptions, json_out: JsonOut = False) -> None:
     """Counts, density, rating histogram and activity of a dataset or your own file.
 
     Examples: `embrec data summary --dataset ml-100k`,
     `embrec data summary --data ratings.csv --user-col uid --item-col sku --rating-col none --json`.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DuplicateRatingsWarning)
-        interactions = load_from_options(
-            data, dataset, data_dir, user_col, item_col, rating_col, timestamp_col, sep, items, rating_scale, duplicates
-        )
-    for warning in caught:
-        err_console.print(f"[yellow]warning:[/] {warning.message}", markup=True, highlight=False, soft_wrap=True)
+    from embrec.data.summary import summarize
+
+    interactions = load(data_opts)
     info = summarize(interactions)
     if json_out:
         print_json(info)

@@ -6,14 +6,18 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import numpy as np
+import math
+
 import typer
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console
-from embrec.cli._options import DataDir
+from embrec.cli._options import DATA_PARAMS
+from embrec.data.options import DataOptions, SplitOptions
 
-SPLIT = {"split": "random", "test_fraction": 0.1, "test_count": None, "cutoff": None, "seed": 42, "drop_unseen": False}
+#: The exercise's split: random 90/10 rows, seed 42.
+SPLIT = SplitOptions(test_fraction=0.1, seed=42)
+DataDir = DATA_PARAMS["data_dir"][0]
 
 
 def _titles_table(title: str, frame: Any, score: str) -> Table:
@@ -34,20 +38,22 @@ def demo(
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML report at the end.")] = True,
 ) -> None:
     """Data summary, training, recommendations, evaluation and the report, on ml-latest-small."""
+    import numpy as np
+
     from embrec.cli.data_cmd import _print_tables
-    from embrec.data.load import load_data
-    from embrec.data.splits import make_split
     from embrec.data.summary import summarize
     from embrec.evaluation import evaluate
     from embrec.models import create
+    from embrec.runs import Run
 
     started = time.perf_counter()
     console.rule(f"[bold]1. data: {dataset}")
-    data = load_data(dataset=dataset, data_dir=data_dir)
+    data_opts = DataOptions(dataset=dataset, data_dir=None if data_dir is None else str(data_dir))
+    data = data_opts.load()
     _print_tables(summarize(data))
 
     console.rule("[bold]2. split: random 90/10 rows, seed 42 (the exercise's split)")
-    split = make_split(data, "random", test_fraction=0.1, seed=42)
+    split = SPLIT.apply(data)
     console.print(f"train {split.train.n_ratings:,} ratings, test {split.test.n_ratings:,} ratings")
 
     console.rule("[bold]3. train the embedding model (two objectives) and two baselines")
@@ -58,7 +64,7 @@ def demo(
         "popularity": ("popularity", {}),
     }
     fitted = {}
-    extra = {"data": {"data": None, "dataset": dataset, "data_dir": str(data_dir) if data_dir else None}, "split": SPLIT}
+    extra = Run.record(data_opts, SPLIT)
     for label, (name, config) in specs.items():
         t0 = time.perf_counter()
         with console.status(f"training {label} ..."):
@@ -96,7 +102,7 @@ def demo(
         cells = []
         for key, _ in columns:
             value = ev.summary.get(key, ev.lists.get(key))
-            if value is None or (isinstance(value, float) and np.isnan(value)):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
                 cells.append("-")
             elif isinstance(value, float):
                 cells.append(f"{value:.3f}")

@@ -12,53 +12,41 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console, err_console, print_json
-from embrec.cli._options import (
-    Cutoff,
-    DataDir,
-    DataPath,
-    DatasetName,
-    DropUnseen,
-    Duplicates,
-    ItemCol,
-    ItemsFile,
-    RatingCol,
-    RatingScale,
-    Seed,
-    Sep,
-    SplitOpt,
-    TestCount,
-    TestFraction,
-    TimestampCol,
-    UserCol,
-    load_from_options,
-    split_from_options,
-)
-from embrec.data.build import DuplicatePolicy
-from embrec.data.interactions import Interactions
-from embrec.data.splits import Split, SplitMethod
-from embrec.errors import ConfigError, DataError
-from embrec.evaluation.rerank import DEFAULT_CANDIDATES, parse_reranker
-from embrec.evaluation.runner import LIST_METRICS, PER_USER_METRICS, EvaluationResult, evaluate
-from embrec.evaluation.stats import DEFAULT_RESAMPLES, format_interval
-from embrec.evaluation.stored import data_options, split_options, stored_options
-from embrec.models.base import Recommender
-from embrec.models.io import load_run
+from embrec.cli._options import data_options, given, load, split_options
+from embrec.data.options import DataOptions, SplitOptions
+from embrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from embrec.data.interactions import Interactions
+    from embrec.data.splits import Split
+    from embrec.evaluation.runner import EvaluationResult
+    from embrec.runs import Run
 
 __all__ = ["register", "evaluate_command"]
 
 OUTPUT = "Output"
 _DATA_OPTIONS = ("data", "dataset")
 _SPLIT_OPTIONS = ("split", "test_fraction", "test_count", "cutoff", "seed", "drop_unseen")
+_DEFAULT_CANDIDATES = 100  # embrec.evaluation.rerank.DEFAULT_CANDIDATES, without importing it for --help
+_DEFAULT_RESAMPLES = 1000  # embrec.evaluation.stats.DEFAULT_RESAMPLES
 
 Runs = Annotated[
-    list[Path],
+    Optional[list[Path]],
     typer.Argument(help="Run folders written by `embrec train`; the first is the baseline of the paired tests.", show_default=False),
+]
+RecsFile = Annotated[
+    Optional[Path],
+    typer.Option("--recs", help="Score saved or external lists instead of runs: CSV/Parquet with user, item, rank (and an optional model column).", show_default=False),
+]
+SplitDir = Annotated[
+    Optional[Path],
+    typer.Option("--split-dir", help="With --recs: a folder written by `embrec split` or --save-split (train.csv, test.csv, split.json).", show_default=False),
 ]
 K = Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")]
 Threshold = Annotated[
@@ -93,11 +81,6 @@ BootstrapSeed = Annotated[int, typer.Option("--bootstrap-seed", min=0, help="See
 
 
 # --------------------------------------------------------------------------- options
-def _given(ctx: typer.Context, name: str) -> bool:
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
 def _labels(runs: list[Path]) -> list[str]:
     labels: list[str] = []
     for run in runs:
@@ -111,7 +94,7 @@ def _labels(runs: list[Path]) -> list[str]:
 
 def _split_folder_force(folder: Path) -> bool:
     """Replace ``folder`` only when it holds nothing but an earlier split."""
-    from embrec.cli.split_cmd import SPLIT_FILES
+    from embrec.data.split_files import SPLIT_FILES
 
     return folder.is_dir() and all(p.name in SPLIT_FILES for p in folder.iterdir())
 
@@ -123,7 +106,10 @@ def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _print_tables(result: EvaluationResult, source: str) -> None:
+def _print_tables(result: "EvaluationResult", source: str) -> None:
+    from embrec.evaluation.catalog import METRICS
+    from embrec.evaluation.stats import format_interval
+
     rel = "every test item" if result.threshold is None else f"rating >= {result.threshold:g}"
     header = (
         f"[bold]{len(result.user_ids):,}[/] users with a relevant test item ({rel}) in {source}, "
@@ -135,14 +121,15 @@ def _print_tables(result: EvaluationResult, source: str) -> None:
     table.add_column("metric")
     for m in result.models:
         table.add_column(m.label, justify="right")
-    for metric in PER_USER_METRICS:
-        cells = [format_interval(m.summary[metric].mean, m.summary[metric].low, m.summary[metric].high) for m in result.models]
-        if any(c != "-" for c in cells):
-            table.add_row(metric, *cells)
-    for metric in LIST_METRICS:
-        values = [m.lists.get(metric, float("nan")) for m in result.models]
-        if any(math.isfinite(v) for v in values):
-            table.add_row(metric, *[f"{v:.4f}" if math.isfinite(v) else "-" for v in values])
+    for kind in ("per_user", "list"):  # intervals first, then the list figures
+        for metric in (e.name for e in METRICS if e.kind == kind):
+            if kind == "per_user":
+                cells = [format_interval(ci.mean, ci.low, ci.high) for ci in (m.summary[metric] for m in result.models)]
+            else:
+                values = [m.lists.get(metric, float("nan")) for m in result.models]
+                cells = [f"{v:.4f}" if math.isfinite(v) else "-" for v in values]
+            if any(c != "-" for c in cells):
+                table.add_row(metric, *cells)
     console.print(table)
     if len(result.models) > 1:
         cmp = result.compare()
@@ -157,90 +144,33 @@ def _print_tables(result: EvaluationResult, source: str) -> None:
 
 
 # --------------------------------------------------------------------------- the command
-@cli_errors
-def evaluate_command(
-    ctx: typer.Context,
-    runs: Runs,
-    k: K = 10,
-    threshold: Threshold = 4.0,
-    json_output: JsonOut = False,
-    save_recs: SaveRecs = None,
-    save_split: SaveSplit = None,
-    rerank: Rerank = None,
-    rerank_candidates: RerankCandidates = DEFAULT_CANDIDATES,
-    markdown: Markdown = None,
-    csv: CsvDir = None,
-    resamples: Resamples = DEFAULT_RESAMPLES,
-    bootstrap_seed: BootstrapSeed = 0,
-    data: DataPath = None,
-    dataset: DatasetName = None,
-    data_dir: DataDir = None,
-    user_col: UserCol = "user",
-    item_col: ItemCol = "item",
-    rating_col: RatingCol = "rating",
-    timestamp_col: TimestampCol = "timestamp",
-    sep: Sep = None,
-    items: ItemsFile = None,
-    rating_scale: RatingScale = None,
-    duplicates: Duplicates = DuplicatePolicy.last,
-    split: SplitOpt = SplitMethod.random,
-    test_fraction: TestFraction = None,
-    test_count: TestCount = None,
-    cutoff: Cutoff = None,
-    seed: Seed = 42,
-    drop_unseen: DropUnseen = False,
-) -> None:
-    """Evaluate saved runs: ranking accuracy, diversity, novelty, coverage, with 95% intervals.
+def _runs_data_and_split(opened: "list[Run]", data_opts: DataOptions, split_opts: SplitOptions) -> tuple["Interactions", "Split", str, str]:
+    """The data and split to score runs on: the options given here, else the first run's record.
 
-    Each run ranks all items (its training items left out) for every test user with at least one relevant test item.
-
-    The data and split are re-created from the first run's embrec.json unless given here. With two or more runs, each is compared with the first (paired bootstrap and Wilcoxon signed-rank p-values).
+    Every run's training fingerprint is checked against the split's training part.
     """
-    reranker = None if rerank is None else parse_reranker(rerank, candidates=rerank_candidates)
-    models: list[Recommender] = [load_run(run) for run in runs]
-    infos = [getattr(m, "run_info_", {}) or {} for m in models]
-    first = runs[0]
-
-    stored_data = stored_options(infos[0], "data", first)
-    if any(_given(ctx, name) for name in _DATA_OPTIONS) or stored_data is None:
-        if data is None and dataset is None:
+    first = opened[0]
+    if any(given(name) for name in _DATA_OPTIONS) or first.data_options is None:
+        if data_opts.data is None and data_opts.dataset is None:
             raise ConfigError(
-                f"run {str(first)!r} does not record the data it was trained on (no extra.data in its embrec.json); "
-                "pass the --data or --dataset (and split options) used for training."
+                f"run {str(first.path)!r} does not record the data it was trained on (no extra.data in its embrec.json); "
+                "pass the data= or dataset= (and split options) used for training."
             )
-        data_kw: dict[str, Any] = dict(
-            data=data, dataset=dataset, data_dir=data_dir, user_col=user_col, item_col=item_col, rating_col=rating_col,
-            timestamp_col=timestamp_col, sep=sep, items=items, rating_scale=rating_scale, duplicates=duplicates,
-        )
-        data_origin = "command line"
+        chosen_data, data_origin = data_opts, "command line"
     else:
-        data_kw = data_options(stored_data, first)
-        data_origin = f"{first}/embrec.json"
-    stored_split = stored_options(infos[0], "split", first)
-    if any(_given(ctx, name) for name in _SPLIT_OPTIONS) or stored_split is None:
-        split_kw: dict[str, Any] = dict(
-            split=split, test_fraction=test_fraction, test_count=test_count, cutoff=cutoff, seed=seed, drop_unseen=drop_unseen
-        )
-        split_origin = "command line"
+        chosen_data, data_origin = first.data_options, f"{first.path}/embrec.json"
+    if any(given(name) for name in _SPLIT_OPTIONS) or first.split_options is None:
+        chosen_split, split_origin = split_opts, "command line"
     else:
-        split_kw = split_options(stored_split)
-        split_origin = f"{first}/embrec.json"
-
-    interactions: Interactions = load_from_options(**data_kw)
-    the_split: Split = split_from_options(interactions, **split_kw)
-    train_fp = the_split.train.fingerprint()
+        chosen_split, split_origin = first.split_options, f"{first.path}/embrec.json"
+    interactions = load(chosen_data)
+    the_split = chosen_split.apply(interactions)
+    origin = f"; data options from the {data_origin}, split options from the {split_origin}"
     unchecked = []
-    for run, info in zip(runs, infos):
-        recorded = info.get("data_fingerprint")
-        if not recorded:
-            unchecked.append(str(run))
-        elif recorded != train_fp:
-            raise DataError(
-                f"run {str(run)!r} was trained on other data: its training-data fingerprint {recorded[:12]}... differs "
-                f"from that of the training part of this {the_split.method.value} split of {interactions.name!r} "
-                f"({train_fp[:12]}...; data options from the {data_origin}, split options from the {split_origin}). "
-                "Pass the --data/--dataset and split options (--split, --test-fraction, --seed, ...) used for training."
-            )
+    for run in opened:
+        if not run.fingerprint:
+            unchecked.append(str(run.path))
+        run.check(the_split, origin=origin)
     if unchecked:
         which = f"run {unchecked[0]} records" if len(unchecked) == 1 else f"runs {', '.join(unchecked)} record"
         err_console.print(
@@ -248,19 +178,86 @@ def evaluate_command(
             "on this split's training part.",
             highlight=False, soft_wrap=True,
         )
+    return interactions, the_split, data_origin, split_origin
 
-    result = evaluate(
-        models, the_split, k=k, threshold=threshold, rerank=reranker, names=_labels(runs),
-        n_resamples=resamples, seed=bootstrap_seed,
-    )
+
+def _lists_split(split_dir: Optional[Path], data_opts: DataOptions, split_opts: SplitOptions) -> tuple["Interactions | None", "Split", str]:
+    """The split external lists are scored on: a saved split folder, or the data and split options."""
+    if split_dir is not None:
+        from embrec.data.split_files import load_split
+
+        return None, load_split(split_dir), str(split_dir)
+    if data_opts.data is None and data_opts.dataset is None:
+        raise ConfigError("--recs needs the split its lists were made for: pass --split-dir DIR, or --data/--dataset with the split options.")
+    interactions = load(data_opts)
+    return interactions, split_opts.apply(interactions), "command line"
+
+
+@cli_errors
+@data_options
+@split_options
+def evaluate_command(
+    runs: Runs = None,
+    data_opts: DataOptions = DataOptions(),
+    split_opts: SplitOptions = SplitOptions(),
+    recs: RecsFile = None,
+    split_dir: SplitDir = None,
+    k: K = 10,
+    threshold: Threshold = 4.0,
+    json_output: JsonOut = False,
+    save_recs: SaveRecs = None,
+    save_split: SaveSplit = None,
+    rerank: Rerank = None,
+    rerank_candidates: RerankCandidates = _DEFAULT_CANDIDATES,
+    markdown: Markdown = None,
+    csv: CsvDir = None,
+    resamples: Resamples = _DEFAULT_RESAMPLES,
+    bootstrap_seed: BootstrapSeed = 0,
+) -> None:
+    """Evaluate saved runs (or saved lists): ranking accuracy, diversity, novelty, coverage, with 95% intervals.
+
+    Each run ranks all items (its training items left out) for every test user with at least one relevant test item.
+
+    The data and split are re-created from the first run's embrec.json unless given here. With two or more runs, each is compared with the first (paired bootstrap and Wilcoxon signed-rank p-values).
+
+    --recs FILE scores lists made elsewhere (by `--save-recs`, `recommend --all-users` or another library) on a saved split (--split-dir) with the same metrics.
+    """
+    from embrec.evaluation import evaluate
+    from embrec.evaluation.rerank import parse_reranker
+    from embrec.runs import Run
+
+    runs = runs or []
+    if bool(runs) == (recs is not None):
+        raise ConfigError("give run folders to evaluate, or --recs FILE with --split-dir DIR, not both or neither.")
+    if split_dir is not None and recs is None:
+        raise ConfigError("--split-dir goes with --recs; runs re-create their own split.")
+    interactions: "Interactions | None"
+    if recs is not None:
+        if rerank is not None:
+            raise ConfigError("--rerank needs a model's scores; it applies to runs, not to --recs lists.")
+        from embrec.evaluation import evaluate_lists
+
+        interactions, the_split, origin = _lists_split(split_dir, data_opts, split_opts)
+        data_origin = split_origin = origin
+        result = evaluate_lists(recs, the_split, k=k, threshold=threshold, n_resamples=resamples, seed=bootstrap_seed)
+        labels = [(str(recs), m.label) for m in result.models]
+    else:
+        reranker = None if rerank is None else parse_reranker(rerank, candidates=rerank_candidates)
+        opened = [Run.open(run) for run in runs]
+        interactions, the_split, data_origin, split_origin = _runs_data_and_split(opened, data_opts, split_opts)
+        result = evaluate(
+            [o.model for o in opened], the_split, k=k, threshold=threshold, rerank=reranker, names=_labels(runs),
+            n_resamples=resamples, seed=bootstrap_seed,
+        )
+        labels = [(str(run), m.label) for run, m in zip(runs, result.models)]
+    source = interactions if interactions is not None else the_split.train
 
     written: dict[str, Any] = {}
     if save_split is not None:
-        from embrec.cli.split_cmd import write_split
+        from embrec.data.split_files import source_info, write_split
 
-        info = {"source": interactions.name, "source_rows": interactions.n_ratings,
-                "source_fingerprint": interactions.fingerprint()}
-        written["split"] = str(write_split(the_split, save_split, force=_split_folder_force(save_split), info=info))
+        force = _split_folder_force(save_split)
+        written["split"] = str(write_split(the_split, save_split, force=force, info=source_info(source)))
     if save_recs is not None:
         written["recommendations"] = str(result.write_recommendations(save_recs))
     if csv is not None:
@@ -270,15 +267,15 @@ def evaluate_command(
 
     if json_output:
         out = {
-            "runs": [{"path": str(run), "label": m.label, "model": m.model} for run, m in zip(runs, result.models)],
-            "data": {"source": interactions.name, "rows": interactions.n_ratings, "options_from": data_origin,
-                     "train_fingerprint": train_fp, "split_options_from": split_origin},
+            "runs": [{"path": path, "label": label, "model": m.model} for (path, label), m in zip(labels, result.models)],
+            "data": {"source": source.name, "rows": source.n_ratings, "options_from": data_origin,
+                     "train_fingerprint": the_split.train.fingerprint(), "split_options_from": split_origin},
             **result.to_dict(),
             "written": written,
         }
         print_json(out)
         return
-    _print_tables(result, interactions.name)
+    _print_tables(result, source.name)
     for what, where in written.items():
         shown = ", ".join(where) if isinstance(where, list) else where
         console.print(f"{what} written to {shown}", highlight=False, soft_wrap=True)

@@ -11,27 +11,40 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console, err_console, print_json
-from embrec.cli._options import (
-    Cutoff, DataDir, DataPath, DatasetName, DropUnseen, Duplicates, ItemCol, ItemsFile, RatingCol,
-    RatingScale, Seed, Sep, SplitOpt, TestCount, TestFraction, TimestampCol, UserCol,
-    load_from_options, split_from_options,
-)
-from embrec.data.build import DuplicatePolicy
-from embrec.data.splits import SplitMethod
+from embrec.cli._options import data_options, load, split_options
+from embrec.data.options import DataOptions, SplitOptions
 from embrec.errors import ConfigError
+from embrec.models.config import PRESETS
 
 MODEL = "Model"
 
-
-class Preset(str, Enum):
-    default = "default"
-    notebook = "notebook"
-    ranking = "ranking"
+#: The embedding model's presets (``embrec.models.config.PRESETS``) as command-line choices.
+Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
 
 
 class Objective(str, Enum):
     rating = "rating"
     ranking = "ranking"
+
+
+def _settings(model: str, preset: str, objective: Objective | None, config_file: Path | None, pairs: list[str],
+              shortcuts: dict[str, Any]) -> Any:
+    """The model to train, its settings read by the one parser that reads every model's settings.
+
+    Later sources win: the preset, then ``--config``, then each ``--set``, then the named flags.
+    """
+    from embrec.models import registry
+    from embrec.models.config import parse_settings, preset as preset_config
+
+    if model != "embedding" and (preset != "default" or objective is not None):
+        raise ConfigError(f"--preset and --objective apply to the embedding model only, not to {model!r}.")
+    cls = registry.get(model)
+    flags = {"objective": objective.value if objective else None, **shortcuts}
+    typed = [f"{key}={value}" for key, value in flags.items() if value is not None]
+    settings = parse_settings([*pairs, *typed], config_file, cls.config_class)
+    if model == "embedding":
+        return cls(preset_config(preset, **settings))
+    return cls(**settings)
 
 
 def _progress_bar(total: int) -> tuple[Progress, Any]:
@@ -48,27 +61,16 @@ def _progress_bar(total: int) -> tuple[Progress, Any]:
     return bar, update
 
 
+@data_options
+@split_options
 def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (weights, config, vocabulary, history).")],
-    data: DataPath = None,
-    dataset: DatasetName = None,
-    data_dir: DataDir = None,
-    user_col: UserCol = "user",
-    item_col: ItemCol = "item",
-    rating_col: RatingCol = "rating",
-    timestamp_col: TimestampCol = "timestamp",
-    sep: Sep = None,
-    items: ItemsFile = None,
-    rating_scale: RatingScale = None,
-    duplicates: Duplicates = DuplicatePolicy.last,
-    split: SplitOpt = SplitMethod.random,
-    test_fraction: TestFraction = None,
-    test_count: TestCount = None,
-    cutoff: Cutoff = None,
-    seed: Seed = 42,
-    drop_unseen: DropUnseen = False,
+    data_opts: DataOptions,
+    split_opts: SplitOptions,
     model: Annotated[str, typer.Option("--model", help="Model to train (see `embrec models`): embedding, or a baseline.", rich_help_panel=MODEL)] = "embedding",
-    preset: Annotated[Preset, typer.Option("--preset", help="Embedding model settings: default (measured best), notebook (the exercise as written), ranking.", rich_help_panel=MODEL)] = Preset.default,
+    preset: Annotated[Preset, typer.Option("--preset", help="Embedding model settings: default (measured best), notebook (the exercise as written), ranking.", rich_help_panel=MODEL)] = "default",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A setting of the model, KEY=VALUE (repeat it); `embrec models --settings NAME` lists them.", rich_help_panel=MODEL, show_default=False)] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="A TOML file of the model's settings (top-level KEY = VALUE lines); --set and the flags below win.", rich_help_panel=MODEL, show_default=False)] = None,
     objective: Annotated[Optional[Objective], typer.Option("--objective", help="rating (MSE on scaled ratings) or ranking (softmax over items).", rich_help_panel=MODEL)] = None,
     embedding_dim: Annotated[Optional[int], typer.Option("--embedding-dim", rich_help_panel=MODEL)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", rich_help_panel=MODEL)] = None,
@@ -82,28 +84,13 @@ def train(
 ) -> None:
     """Train a model on a split of the data and save it as a run folder."""
     from embrec.cli._figures import test_figures
-    from embrec.models import config as model_config
-    from embrec.models import registry
+    from embrec.runs import Run
 
-    data_kwargs = dict(data=str(data) if data else None, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
-                       user_col=user_col, item_col=item_col, rating_col=rating_col, timestamp_col=timestamp_col,
-                       sep=sep, items=str(items) if items else None,
-                       rating_scale=list(rating_scale) if rating_scale else None, duplicates=duplicates.value)
-    split_kwargs = dict(split=split.value, test_fraction=test_fraction, test_count=test_count, cutoff=cutoff,
-                        seed=seed, drop_unseen=drop_unseen)
-    overrides = {k: v for k, v in dict(
-        objective=objective.value if objective else None, embedding_dim=embedding_dim, epochs=epochs,
-        learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size, seed=model_seed,
-        device=device, threads=threads).items() if v is not None}
-    if model == "embedding":
-        recommender = registry.get("embedding")(model_config.preset(preset.value, **overrides))
-    else:
-        if preset is not Preset.default or objective is not None:
-            raise ConfigError(f"--preset and --objective apply to the embedding model only, not to {model!r}.")
-        recommender = registry.create(model, **overrides)
-    interactions = load_from_options(data, dataset, data_dir, user_col, item_col, rating_col, timestamp_col, sep,
-                                     items, rating_scale, duplicates)
-    parts = split_from_options(interactions, split, test_fraction, test_count, cutoff, seed, drop_unseen)
+    shortcuts = dict(embedding_dim=embedding_dim, epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
+                     batch_size=batch_size, seed=model_seed, device=device, threads=threads)
+    recommender = _settings(model, str(getattr(preset, "value", preset)), objective, config_file, set_ or [], shortcuts)
+    interactions = load(data_opts)
+    parts = split_opts.apply(interactions)
     if as_json:
         recommender.fit(parts.train)
     else:
@@ -116,6 +103,7 @@ def train(
         "run": str(out),
         "model": recommender.name,
         "config": recommender.config.to_dict(),
+        "resolved": recommender.resolved_config_.to_dict(),
         "data": interactions.name,
         "train_rows": parts.train.n_ratings,
         "test_rows": parts.test.n_ratings,
@@ -125,14 +113,14 @@ def train(
         "device": getattr(recommender, "device_", "cpu"),
         **figures,
     }
-    recommender.save(out, extra={"data": data_kwargs, "split": split_kwargs, "test": figures,
+    recommender.save(out, extra={**Run.record(data_opts, split_opts), "test": figures,
                                  "train_seconds": result["train_seconds"]})
     if as_json:
         print_json(result)
         return
     table = Table(title=f"trained {recommender.name} on {interactions.name}", show_header=False)
     for key, value in result.items():
-        if key == "config":
+        if key in ("config", "resolved"):
             continue
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
@@ -166,9 +154,9 @@ def recommend(
     model = _load(run)
     frame = model.recommend(None if all_users else user, n, exclude_seen=not include_seen)
     if all_users:
-        from embrec.io_utils import write_csv_atomic
+        from embrec.atomic import write_with
 
-        write_csv_atomic(frame, out)  # type: ignore[arg-type]
+        write_with(out, lambda tmp: frame.to_csv(tmp, index=False))  # type: ignore[arg-type]
         console.print(f"wrote {len(frame):,} recommendations for {frame['user'].nunique():,} users to [bold]{out}[/]")
         return
     if as_json:
@@ -218,10 +206,21 @@ def _table(frame: Any, title: str) -> None:
     console.print(table)
 
 
-def models() -> None:
-    """The models `embrec train --model` can train."""
+def models(
+    settings: Annotated[Optional[str], typer.Option("--settings", help="List the settings of this model (for --set and --config).", show_default=False)] = None,
+) -> None:
+    """The models `embrec train --model` can train, or one model's settings."""
     from embrec.models import registry
 
+    if settings is not None:
+        cls = registry.get(settings)
+        table = Table(title=f"settings of {settings} (embrec train --model {settings} --set KEY=VALUE)")
+        for column in ("setting", "default", "allowed"):
+            table.add_column(column)
+        for name, allowed, default in cls.config_class.describe():
+            table.add_row(name, repr(default), allowed)
+        console.print(table)
+        return
     table = Table(title="models")
     table.add_column("name")
     table.add_column("what it is")

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from embrec.cli._common import cli_errors, console, print_json
-from embrec.cli._options import (
-    Cutoff,
-    DataDir,
-    DataPath,
-    DatasetName,
-    DropUnseen,
-    Duplicates,
-    ItemCol,
-    ItemsFile,
-    RatingCol,
-    RatingScale,
-    Seed,
-    Sep,
-    SplitOpt,
-    TestCount,
-    TestFraction,
-    TimestampCol,
-    UserCol,
-    load_from_options,
-    split_from_options,
-)
-from embrec.data.build import DuplicatePolicy
-from embrec.data.interactions import Interactions
-from embrec.data.splits import Split, SplitMethod
-from embrec.errors import EmbrecError
+from embrec.cli._options import data_options, load, split_options
+from embrec.data.options import DataOptions, SplitOptions
 
-__all__ = ["register", "write_split"]
-
+#: embrec.data.split_files.SPLIT_FILES, without importing the data layer for --help
 SPLIT_FILES = ("train.csv", "test.csv", "split.json")
+
+__all__ = ["register"]
 
 OutDir = Annotated[
     Path,
@@ -48,59 +22,6 @@ OutDir = Annotated[
 ]
 Force = Annotated[bool, typer.Option("--force", help="Replace --out when it exists and is not empty.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the counts as one JSON object.")]
-
-
-def _describe(path: Path) -> str:
-    names = sorted(p.name for p in path.iterdir())
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return shown
-
-
-def write_split(split: Split, out: Path, *, force: bool = False, info: dict[str, Any] | None = None) -> Path:
-    """Write ``train.csv``, ``test.csv`` and ``split.json`` into the folder ``out``, all or nothing.
-
-    The files are written into a fresh hidden folder beside ``out`` and renamed into place, so a
-    failure leaves nothing behind and an existing ``out`` untouched. An existing non-empty
-    ``out`` is replaced only with ``force``.
-    """
-    out = out.expanduser()
-    if out.exists() and not out.is_dir():
-        raise EmbrecError(f"--out {str(out)!r} exists and is not a folder; give a folder path.")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise EmbrecError(
-            f"--out {str(out)!r} is not empty (it holds {_describe(out)}); choose a new folder or pass --force "
-            "to replace it."
-        )
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
-        staging.mkdir()  # mkdir (unlike mkdtemp) keeps the user's umask for the final folder
-    except OSError as exc:
-        raise EmbrecError(f"cannot create a folder beside --out {str(out)!r}: {exc.strerror or exc}.") from None
-    try:
-        split.train.to_frame().to_csv(staging / "train.csv", index=False)
-        split.test.to_frame().to_csv(staging / "test.csv", index=False)
-        meta = {**(info or {}), **split.summary()}
-        (staging / "split.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            retired = parent / f".{out.name}.{secrets.token_hex(4)}.old"
-            os.replace(out, retired)
-            try:
-                os.replace(staging, out)
-            except BaseException:
-                os.replace(retired, out)
-                raise
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, out)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise EmbrecError(f"could not write the split to {str(out)!r}: {exc.strerror or exc}; nothing was written.") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
 
 
 def _print_counts(summary: dict[str, Any], out: Path) -> None:
@@ -127,25 +48,12 @@ def _print_counts(summary: dict[str, Any], out: Path) -> None:
 
 
 @cli_errors
+@data_options
+@split_options
 def split_command(
     out: OutDir,
-    data: DataPath = None,
-    dataset: DatasetName = None,
-    data_dir: DataDir = None,
-    user_col: UserCol = "user",
-    item_col: ItemCol = "item",
-    rating_col: RatingCol = "rating",
-    timestamp_col: TimestampCol = "timestamp",
-    sep: Sep = None,
-    items: ItemsFile = None,
-    rating_scale: RatingScale = None,
-    duplicates: Duplicates = DuplicatePolicy.last,
-    split: SplitOpt = SplitMethod.random,
-    test_fraction: TestFraction = None,
-    test_count: TestCount = None,
-    cutoff: Cutoff = None,
-    seed: Seed = 42,
-    drop_unseen: DropUnseen = False,
+    data_opts: DataOptions,
+    split_opts: SplitOptions,
     force: Force = False,
     json_output: JsonOut = False,
 ) -> None:
@@ -153,11 +61,11 @@ def split_command(
 
     Default: a random 90/10 split with seed 42, the rows scikit-learn's train_test_split picks.
     """
-    interactions: Interactions = load_from_options(
-        data, dataset, data_dir, user_col, item_col, rating_col, timestamp_col, sep, items, rating_scale, duplicates
-    )
-    result = split_from_options(interactions, split, test_fraction, test_count, cutoff, seed, drop_unseen)
-    info = {"source": interactions.name, "source_rows": interactions.n_ratings, "source_fingerprint": interactions.fingerprint()}
+    from embrec.data.split_files import source_info, write_split
+
+    interactions = load(data_opts)
+    result = split_opts.apply(interactions)
+    info = source_info(interactions)
     written = write_split(result, out, force=force, info=info)
     summary = {**info, **result.summary(), "out": str(written), "files": list(SPLIT_FILES)}
     if json_output:

@@ -11,27 +11,14 @@ import typer
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console, err_console, print_json
-from embrec.cli._options import (
-    DataDir,
-    DataPath,
-    DatasetName,
-    Duplicates,
-    ItemCol,
-    ItemsFile,
-    RatingCol,
-    RatingScale,
-    Sep,
-    TimestampCol,
-    UserCol,
-    load_from_options,
-)
-from embrec.data.build import DuplicatePolicy
+from embrec.cli._options import DATA_PARAMS, data_options, load
+from embrec.data.options import DataOptions
 from embrec.errors import ConfigError
 
 if TYPE_CHECKING:
     from embrec.data.interactions import Interactions
     from embrec.data.splits import Split
-    from embrec.models.base import Recommender
+    from embrec.runs import Run
 
 __all__ = ["register", "plot_app"]
 
@@ -55,22 +42,15 @@ RunData = Annotated[
     Optional[Path],
     typer.Option("--data", help="The data the run was trained on, when its embrec.json does not record it.", rich_help_panel="Data"),
 ]
+RunDataset = DATA_PARAMS["dataset"][0]
+RunDataDir = DATA_PARAMS["data_dir"][0]
 
 
 # --------------------------------------------------------------------------- best-rated
 @cli_errors
+@data_options
 def best_rated_command(
-    data: DataPath = None,
-    dataset: DatasetName = None,
-    data_dir: DataDir = None,
-    user_col: UserCol = "user",
-    item_col: ItemCol = "item",
-    rating_col: RatingCol = "rating",
-    timestamp_col: TimestampCol = "timestamp",
-    sep: Sep = None,
-    items: ItemsFile = None,
-    rating_scale: RatingScale = None,
-    duplicates: Duplicates = DuplicatePolicy.last,
+    data_opts: DataOptions,
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many films to list.")] = 30,
     m: Annotated[
         Optional[float],
@@ -86,8 +66,7 @@ def best_rated_command(
     """
     from embrec.viz.best_rated import best_rated, perfect_score_films
 
-    interactions = load_from_options(data, dataset, data_dir, user_col, item_col, rating_col, timestamp_col, sep,
-                                     items, rating_scale, duplicates)
+    interactions = load(data_opts)
     result = best_rated(interactions, n, m=m, quantile=quantile, min_ratings=min_ratings)
     perfect = perfect_score_films(interactions)
     top = interactions.rating_scale[1] if interactions.rating_scale else float("nan")
@@ -131,34 +110,29 @@ def _missing(value: object) -> bool:
         return False
 
 
-def _load_model(run: Path) -> "Recommender":
-    from embrec.models.io import load_run
+def _open(run: Path) -> "Run":
+    from embrec.runs import Run
 
-    return load_run(run)
+    return Run.open(run)
 
 
-def _run_data(model: "Recommender", run: Path, data: Optional[Path], dataset: Optional[str],
-              data_dir: Optional[Path]) -> "Interactions | None":
+def _run_data(run: "Run", data: Optional[Path], dataset: Optional[str], data_dir: Optional[Path]) -> "Interactions | None":
     """The data behind a run: given options first, else the run's record, else ``None`` (with a warning)."""
     if data is not None or dataset is not None:
-        return load_from_options(data, dataset, data_dir)
-    info = getattr(model, "run_info_", {}) or {}
-    if not (info.get("extra") or {}).get("data"):
+        return load(DataOptions(data=None if data is None else str(data), dataset=dataset,
+                                data_dir=None if data_dir is None else str(data_dir)))
+    if run.data_options is None:
         err_console.print(
-            f"[yellow]warning:[/] {run}/embrec.json does not record its data, so the map shows training counts only "
+            f"[yellow]warning:[/] {run.path}/embrec.json does not record its data, so the map shows training counts only "
             "(no mean ratings, most-rated films labelled); pass --data or --dataset for more.",
             highlight=False, soft_wrap=True,
         )
         return None
-    from embrec.report.build import run_data
-
-    return run_data(model, run)[0]
+    return run.data_and_split()[0]
 
 
-def _run_split(model: "Recommender", run: Path) -> "Split":
-    from embrec.report.build import run_data
-
-    return run_data(model, run)[1]
+def _run_split(run: "Run") -> "Split":
+    return run.data_and_split()[1]
 
 
 def _written(path: Path) -> None:
@@ -177,8 +151,8 @@ def plot_map(
     min_ratings: Annotated[int, typer.Option("--min-ratings", min=0, help="Films with fewer training ratings are left off.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Random state of t-SNE and UMAP.")] = 0,
     data: RunData = None,
-    dataset: DatasetName = None,
-    data_dir: DataDir = None,
+    dataset: RunDataset = None,
+    data_dir: RunDataDir = None,
 ) -> None:
     """Map a run's item embeddings in 2-D (PCA, t-SNE or UMAP), coloured by genre, best-rated films labelled.
 
@@ -189,8 +163,9 @@ def plot_map(
     suffix = out.suffix.lower()
     if suffix not in (".png", ".svg", ".html"):
         raise ConfigError(f"--out {out} has an unknown extension; use .png, .svg or .html.")
-    model = _load_model(run)
-    interactions = _run_data(model, run, data, dataset, data_dir)
+    opened = _open(run)
+    interactions = _run_data(opened, data, dataset, data_dir)
+    model = opened.model
     with err_console.status(f"projecting with {method.value} ..."):
         emap = embedding_map(model, data=interactions, method=method.value, user=user, n_best=max(n_labels, 1),
                              label=[] if n_labels == 0 and user is None else None, min_ratings=min_ratings, seed=seed)
@@ -205,7 +180,7 @@ def plot_curves(run: RunArg, out: OutFile) -> None:
     from embrec.viz.curves import training_curves
     from embrec.viz.save import save_figure
 
-    model = _load_model(run)
+    model = _open(run).model
     fig = training_curves(model.history_, title=f"Training curves of {run.resolve().name}",
                           best_epoch=getattr(model, "best_epoch_", None))
     _written(save_figure(fig, out))
@@ -221,16 +196,15 @@ def plot_distributions(
     k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
 ) -> None:
     """How diversity and novelty spread across users, for one or more runs (.png or .svg)."""
-    from embrec.evaluation import PER_USER_METRICS, evaluate
+    from embrec.evaluation import evaluate
+    from embrec.evaluation.catalog import check_metric_names
     from embrec.viz.curves import metric_distributions
     from embrec.viz.save import save_figure
 
-    chosen = metric or ["diversity", "genre_diversity", "novelty"]
-    unknown = [m for m in chosen if m not in PER_USER_METRICS]
-    if unknown:
-        raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(PER_USER_METRICS)}.")
-    models = [_load_model(r) for r in runs]
-    split = _run_split(models[0], runs[0])
+    chosen = check_metric_names(metric or ["diversity", "genre_diversity", "novelty"])
+    opened = [_open(r) for r in runs]
+    models = [o.model for o in opened]
+    split = _run_split(opened[0])
     names = []
     for r in runs:
         base, label, i = r.resolve().name, r.resolve().name, 2
@@ -265,19 +239,19 @@ def plot_tradeoff(
     csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write the sweep's numbers as CSV.", show_default=False)] = None,
 ) -> None:
     """The accuracy / diversity / novelty trade-off of re-ranking a run's lists (.png or .svg)."""
+    from embrec.atomic import write_text
     from embrec.evaluation import sweep
-    from embrec.evaluation.runner import atomic_write_text
     from embrec.viz.curves import tradeoff_figure
     from embrec.viz.save import save_figure
 
-    model = _load_model(run)
-    split = _run_split(model, run)
+    opened = _open(run)
+    model, split = opened.model, _run_split(opened)
     with err_console.status("re-ranking ..."):
         frame = sweep(model, split, _lambdas(lambdas), method=method.value, k=k, candidates=candidates)
     title = f"Re-ranking {run.resolve().name} with {method.value}: accuracy against diversity and novelty (k = {k})"
     _written(save_figure(tradeoff_figure(frame, title=title), out))
     if csv is not None:
-        _written(atomic_write_text(csv, frame.to_csv(index=False)))
+        _written(write_text(csv, frame.to_csv(index=False)))
 
 
 # --------------------------------------------------------------------------- report

@@ -1,6 +1,29 @@
-"""Data: the Interactions container, loaders, the built-in datasets and splits."""
+"""Data: the Interactions container, loaders, the built-in datasets and splits.
 
-from embrec.data.build import DuplicatePolicy, build_interactions
-from embrec.data.interactions import Interactions
+Names are imported on first use, so ``embrec.data.options`` (what the command line declares
+its options from) loads without NumPy or pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from embrec.data.build import build_interactions
+    from embrec.data.interactions import Interactions
+    from embrec.data.choices import DuplicatePolicy
 
 __all__ = ["DuplicatePolicy", "Interactions", "build_interactions"]
+
+_HOMES = {
+    "DuplicatePolicy": "embrec.data.choices",
+    "Interactions": "embrec.data.interactions",
+    "build_interactions": "embrec.data.build",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'embrec.data' has no attribute {name!r}")

@@ -8,27 +8,18 @@ from __future__ import annotations
 
 import logging
 import warnings
-from enum import Enum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from embrec.data.interactions import Interactions
+from embrec.data.choices import DuplicatePolicy
 from embrec.errors import DataError
 
 __all__ = ["DuplicatePolicy", "DuplicateRatingsWarning", "build_interactions", "scale_from_ratings"]
 
 log = logging.getLogger(__name__)
-
-
-class DuplicatePolicy(str, Enum):
-    """What to do with repeated (user, item) pairs."""
-
-    last = "last"  #: keep the latest (by timestamp, then by file order)
-    first = "first"  #: keep the earliest
-    mean = "mean"  #: average their ratings, keep the latest timestamp
-    error = "error"  #: refuse the data
 
 
 class DuplicateRatingsWarning(UserWarning):
@@ -142,7 +133,7 @@ def build_interactions(
                 raise DataError(
                     f"{_where(source, first_line, row, rating_col)}: rating {rating_arr[row]:g} is outside the "
                     f"scale {lo:g}-{hi:g} ({int(out.sum()):,} row(s) outside); fix the data or pass the right "
-                    "rating scale (--rating-scale LOW HIGH)."
+                    "rating_scale=(LOW, HIGH)."
                 )
         else:
             rating_scale = scale_from_ratings(rating_arr)
@@ -245,7 +236,7 @@ def _resolve_duplicates(
         first_dup = int(order[~boundary][0])
         raise DataError(
             f"{source}: {n_dropped:,} duplicate (user, item) rows, the first at data row {first_dup + 1}; "
-            "remove them or choose a policy with --duplicates last|first|mean."
+            "remove them or choose a policy with duplicates='last' (or 'first' or 'mean')."
         )
     msg = f"{source}: {n_dropped:,} duplicate (user, item) rows merged with policy '{policy.value}'"
     warnings.warn(msg, DuplicateRatingsWarning, stacklevel=3)

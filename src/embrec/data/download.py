@@ -64,7 +64,7 @@ def _open(url: str, timeout: float) -> http.client.HTTPResponse | urllib.respons
         raise DownloadError(f"cannot download {url!r}: scheme {scheme!r} is not one of {', '.join(_ALLOWED_SCHEMES)}")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        return urllib.request.urlopen(request, timeout=timeout)  # type: ignore[no-any-return]
+        return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         exc.close()
         raise DownloadError(f"{url} answered HTTP {exc.code} {exc.reason}") from None

@@ -121,9 +121,6 @@ class Interactions:
     def has_user(self, user_id: Any) -> bool:
         return bool(self._user_lookup.get_indexer(_as_id_array(user_id))[0] >= 0)
 
-    def has_item(self, item_id: Any) -> bool:
-        return bool(self._item_lookup.get_indexer(_as_id_array(item_id))[0] >= 0)
-
     def _lookup(self, lookup: pd.Index, ids: Any, kind: str) -> np.ndarray:
         arr = _as_id_array(ids)
         idx = lookup.get_indexer(arr)

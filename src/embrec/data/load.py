@@ -15,17 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from embrec.data.build import DuplicatePolicy
-from embrec.data.files import (
-    DEFAULT_ITEM,
-    DEFAULT_RATING,
-    DEFAULT_TIMESTAMP,
-    DEFAULT_USER,
-    load_ratings_file,
-    normalize_sep,
-    read_item_metadata,
-)
+from embrec.data.columns import DEFAULT_ITEM, DEFAULT_RATING, DEFAULT_TIMESTAMP, DEFAULT_USER
+from embrec.data.editions import movielens_edition, movielens_ratings_file
+from embrec.data.files import load_ratings_file, read_item_metadata
 from embrec.data.interactions import Interactions
-from embrec.data.movielens import load_movielens, movielens_edition, movielens_ratings_file
+from embrec.data.movielens import load_movielens
+from embrec.data.sniff import normalize_sep
 from embrec.errors import DataError
 
 __all__ = ["ColumnMapping", "load_data"]
@@ -91,8 +86,8 @@ def load_data(
     if (data is None) == (dataset is None):
         given = "both" if data is not None else "neither"
         raise DataError(
-            f"give exactly one of data (--data PATH: a MovieLens folder or a ratings file) or dataset "
-            f"(--dataset NAME, e.g. ml-100k); {given} was given."
+            f"give exactly one of data (data=PATH: a MovieLens folder or a ratings file) or dataset "
+            f"(dataset=NAME, e.g. ml-100k); {given} was given."
         )
     try:
         policy = DuplicatePolicy(duplicates)
@@ -144,9 +139,9 @@ def _not_movielens(folder: Path) -> DataError:
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
         if movielens_edition(child) is not None:
             return DataError(
-                f"{folder} is not a MovieLens folder, but {child} is; pass --data {child}."
+                f"{folder} is not a MovieLens folder, but {child} is; pass data={str(child)!r}."
             )
-    hint = f" To load your own file, pass it: --data {folder / data_files[0]}." if data_files else ""
+    hint = f" To load your own file, pass it: data={str(folder / data_files[0])!r}." if data_files else ""
     shown = files[:10] + (["..."] if len(files) > 10 else [])
     return DataError(
         f"{folder} is a folder but not a MovieLens one (no u.data, ratings.csv or ratings.dat; it holds "

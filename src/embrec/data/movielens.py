@@ -1,14 +1,6 @@
-"""Every MovieLens edition, recognised by the files in its folder.
+"""Loading every MovieLens edition: ratings, movies (titles, years, genres), links, tags and users.
 
-Three layouts exist:
-
-* ``csv``: ``ratings.csv`` + ``movies.csv`` (+ ``links.csv``, ``tags.csv``): ml-latest-small
-  (both the 2016 and the 2018 edition), ml-20m, ml-25m, ml-32m. Ratings 0.5-5 in half stars.
-* ``100k``: ``u.data`` (tab-separated, no header) + ``u.item`` (Latin-1, ``|``-separated, 19
-  genre flags named in ``u.genre``) + ``u.user``. Ratings 1-5.
-* ``dat``: ``ratings.dat`` + ``movies.dat`` with ``::`` separators: ml-1m (``users.dat``,
-  Latin-1 titles, ratings 1-5) and ml-10m (folder ``ml-10M100K``, ``tags.dat``, 0.5-5).
-
+The edition and its layout are told from the folder's files (see :mod:`embrec.data.editions`).
 Ratings are parsed by pyarrow with fixed column types; ``::`` files are read with ``:`` as the
 delimiter and every second (empty) field skipped, so nothing is copied or split in Python.
 """
@@ -16,10 +8,7 @@ delimiter and every second (empty) field skipped, so nothing is copied or split 
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -27,17 +16,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from embrec.data.build import DuplicatePolicy
-from embrec.data.files import (
-    _build_from_table,
-    _CsvSpec,
-    _read_csv_table,
-    _read_header,
-    check_file,
-    parse_year,
+from embrec.data.columns import parse_year
+from embrec.data.editions import (
+    MovieLensEdition,
+    is_movielens_folder,
+    movielens_edition,
+    movielens_ratings_file,
+    require_edition,
 )
 from embrec.data.interactions import Interactions
+from embrec.data.sniff import check_file, read_header
+from embrec.data.tables import CsvSpec, build_from_table, read_csv_table
 from embrec.errors import DataError
 
+# the edition names are re-exported from embrec.data.editions, where they live
 __all__ = [
     "MovieLensEdition",
     "is_movielens_folder",
@@ -52,11 +44,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Layout = Literal["csv", "100k", "dat"]
-
 _CSV_RATING_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 _NO_GENRES = "(no genres listed)"
-_100K_SPLIT_FILE = re.compile(r"^u(\d|a|b)\.(base|test)$")
 # u.genre lists these; used only when u.genre itself is missing
 _100K_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
@@ -71,87 +60,19 @@ _1M_OCCUPATIONS = (
 )
 
 
-@dataclass(frozen=True)
-class MovieLensEdition:
-    """A MovieLens folder as recognised from its files.
-
-    Attributes:
-        name: the edition (``ml-100k``, ``ml-1m``, ``ml-10m``, or the folder name of a CSV edition).
-        layout: ``"csv"``, ``"100k"`` or ``"dat"``.
-        folder: the folder.
-        ratings_file: the edition's ratings file.
-        rating_scale: the edition's known ``(lowest, highest)``, or ``None`` when it cannot be told.
-    """
-
-    name: str
-    layout: Layout
-    folder: Path
-    ratings_file: Path
-    rating_scale: tuple[float, float] | None
-
-
-def movielens_edition(folder: str | Path) -> MovieLensEdition | None:
-    """The MovieLens edition a folder holds, told from its files, or ``None`` if it holds none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    if (folder / "u.data").is_file():
-        return MovieLensEdition("ml-100k", "100k", folder, folder / "u.data", (1.0, 5.0))
-    if (folder / "ratings.csv").is_file():
-        return MovieLensEdition(folder.name, "csv", folder, folder / "ratings.csv", (0.5, 5.0))
-    if (folder / "ratings.dat").is_file():
-        lowered = folder.name.lower()
-        if (folder / "users.dat").is_file() or lowered == "ml-1m":
-            return MovieLensEdition("ml-1m", "dat", folder, folder / "ratings.dat", (1.0, 5.0))
-        if (folder / "tags.dat").is_file() or lowered in ("ml-10m100k", "ml-10m"):
-            return MovieLensEdition("ml-10m", "dat", folder, folder / "ratings.dat", (0.5, 5.0))
-        return MovieLensEdition(folder.name, "dat", folder, folder / "ratings.dat", None)
-    return None
-
-
-def is_movielens_folder(folder: str | Path) -> bool:
-    """True if the folder holds a MovieLens edition's ratings file."""
-    return movielens_edition(folder) is not None
-
-
-def movielens_ratings_file(path: str | Path) -> MovieLensEdition | None:
-    """The edition whose ratings file ``path`` is (``u.data``, ``u1.base``, ``ratings.csv``, ...), or ``None``."""
-    path = Path(path)
-    edition = movielens_edition(path.parent)
-    if edition is None:
-        return None
-    if path.name == edition.ratings_file.name or (edition.layout == "100k" and _100K_SPLIT_FILE.match(path.name)):
-        return edition
-    return None
-
-
-def _require_edition(folder: str | Path) -> MovieLensEdition:
-    folder = Path(folder).expanduser()
-    if not folder.exists():
-        raise DataError(f"MovieLens folder {str(folder)!r} does not exist; check the path.")
-    edition = movielens_edition(folder)
-    if edition is None:
-        present = sorted(p.name for p in folder.iterdir())[:12] if folder.is_dir() else []
-        raise DataError(
-            f"{folder} is not a MovieLens folder: it has none of u.data, ratings.csv, ratings.dat "
-            f"(it holds {present}); pass the folder the MovieLens zip extracts to, or a ratings file."
-        )
-    return edition
-
-
 # --------------------------------------------------------------------------- ratings
-def _ratings_spec(edition: MovieLensEdition, path: Path) -> tuple[_CsvSpec, dict[str, str], dict[str, str]]:
+def _ratings_spec(edition: MovieLensEdition, path: Path) -> tuple[CsvSpec, dict[str, str], dict[str, str]]:
     """How to read an edition's ratings file: the spec, role -> column, role -> label."""
     if edition.layout == "csv":
-        header = _read_header(path, ",")
+        header = read_header(path, ",")
         missing = [c for c in _CSV_RATING_COLUMNS if c not in header.fields]
         if missing:
             raise DataError(
                 f"{path}: not a MovieLens ratings.csv: columns {missing} are missing (it has {header.fields}); "
-                "load it as your own file with --user-col/--item-col/--rating-col instead."
+                "load it as your own file (load_ratings_file with user_col, item_col and rating_col) instead."
             )
-        chosen = dict(zip(("user", "item", "rating", "timestamp"), _CSV_RATING_COLUMNS))
-        spec = _CsvSpec(
+        chosen = dict(zip(("user", "item", "rating", "timestamp"), _CSV_RATING_COLUMNS, strict=True))
+        spec = CsvSpec(
             path=path,
             sep=",",
             header=True,
@@ -166,7 +87,7 @@ def _ratings_spec(edition: MovieLensEdition, path: Path) -> tuple[_CsvSpec, dict
     if edition.layout == "100k":
         names = ["user", "item", "rating", "timestamp"]
         chosen = {n: n for n in names}
-        spec = _CsvSpec(
+        spec = CsvSpec(
             path=path,
             sep="\t",
             header=False,
@@ -184,7 +105,7 @@ def _ratings_spec(edition: MovieLensEdition, path: Path) -> tuple[_CsvSpec, dict
     names = [f"f{i}" for i in range(7)]
     chosen = {"user": "f0", "item": "f2", "rating": "f4", "timestamp": "f6"}
     labels = {"user": "UserID", "item": "MovieID", "rating": "Rating", "timestamp": "Timestamp"}
-    spec = _CsvSpec(
+    spec = CsvSpec(
         path=path,
         sep=":",
         header=False,
@@ -224,18 +145,18 @@ def load_movielens(
     Raises:
         DataError: the folder is not a MovieLens folder, or a file in it is malformed.
     """
-    edition = _require_edition(folder)
+    edition = require_edition(folder)
     path = edition.ratings_file if ratings_file is None else Path(ratings_file)
     if not path.is_absolute() and not path.exists():
         path = edition.folder / path
     path = check_file(path)
     spec, chosen, labels = _ratings_spec(edition, path)
-    table = _read_csv_table(spec)
+    table = read_csv_table(spec)
     meta = item_metadata if item_metadata is not None else _movies_or_none(edition)
     label = name or (edition.name if path == edition.ratings_file else f"{edition.name}/{path.name}")
     owner = [table]
     del table
-    return _build_from_table(
+    return build_from_table(
         owner,
         chosen,
         path=path,
@@ -311,7 +232,7 @@ def load_movies(folder: str | Path) -> pd.DataFrame:
     Raises:
         DataError: the folder is not a MovieLens folder or has no movies file.
     """
-    edition = _require_edition(folder)
+    edition = require_edition(folder)
     f = edition.folder
     if edition.layout == "csv":
         path = check_file(f / "movies.csv", "MovieLens movies file")
@@ -392,7 +313,7 @@ def load_links(folder: str | Path) -> pd.DataFrame:
     Raises:
         DataError: the edition has no ``links.csv`` (ml-100k, ml-1m, ml-10m).
     """
-    edition = _require_edition(folder)
+    edition = require_edition(folder)
     path = edition.folder / "links.csv"
     if not path.is_file():
         raise DataError(f"{edition.folder} ({edition.name}) has no links.csv; only the CSV editions ship IMDb/TMDB links.")
@@ -413,7 +334,7 @@ def load_tags(folder: str | Path) -> pd.DataFrame:
     Raises:
         DataError: the edition has no tags file (ml-100k, ml-1m).
     """
-    edition = _require_edition(folder)
+    edition = require_edition(folder)
     names = ["user", "item", "tag", "timestamp"]
     types = {"user": pa.int64(), "item": pa.int64(), "tag": pa.string(), "timestamp": pa.int64()}
     if (edition.folder / "tags.csv").is_file():
@@ -440,7 +361,7 @@ def load_users(folder: str | Path) -> pd.DataFrame:
     Raises:
         DataError: the edition has no user file (only ml-100k and ml-1m have one).
     """
-    edition = _require_edition(folder)
+    edition = require_edition(folder)
     if edition.layout == "100k" and (edition.folder / "u.user").is_file():
         path = edition.folder / "u.user"
         text, _ = _decode(path)

@@ -13,36 +13,36 @@ Five methods, all chosen by :class:`SplitMethod` and made by :func:`make_split`:
 
 Per-user methods always leave a user at least one training row, so a user with a single row
 stays in train. Train and test share the input's vocabulary (see :meth:`Interactions.take`).
+How each method picks its rows is in :mod:`embrec.data.split_methods`; writing a split to a
+folder and reading it back is :mod:`embrec.data.split_files`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import numpy as np
 
 from embrec.data.interactions import Interactions
+from embrec.data.choices import SplitMethod
+from embrec.data.split_methods import (
+    DEFAULT_TEST_FRACTION,
+    Held,
+    split_cutoff,
+    split_loo,
+    split_random,
+    split_temporal,
+    split_user,
+    utc_iso,
+)
 from embrec.errors import SplitError
 
 __all__ = ["DEFAULT_TEST_FRACTION", "Split", "SplitMethod", "make_split"]
 
-DEFAULT_TEST_FRACTION = 0.1
 _MAX_SEED = 2**32 - 1  # what numpy's legacy RandomState (used by scikit-learn) accepts
-
-
-class SplitMethod(str, Enum):
-    """How test rows are chosen."""
-
-    random = "random"  #: a random share (or number) of all rows
-    user = "user"  #: a random share (or number) of each user's rows
-    temporal = "temporal"  #: each user's latest share (or number) of rows
-    cutoff = "cutoff"  #: every row at or after a global time
-    loo = "loo"  #: each user's latest row (a random one without timestamps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +87,7 @@ class Split:
             "test_fraction": self.test_fraction,
             "test_count": self.test_count,
             "cutoff": self.cutoff,
-            "cutoff_utc": None if self.cutoff is None else _iso(self.cutoff),
+            "cutoff_utc": None if self.cutoff is None else utc_iso(self.cutoff),
             "seed": self.seed,
             "drop_unseen": self.drop_unseen,
         }
@@ -145,124 +145,48 @@ def _check_seed(value: Any) -> int:
     return int(value)
 
 
-def _iso(seconds: int) -> str:
-    """UTC ISO text of Unix seconds, or the seconds themselves when no calendar date fits."""
-    try:
-        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    except (ValueError, OverflowError, OSError):
-        return f"{seconds} s"
-
-
-def _parse_cutoff(value: Any) -> int:
-    """Unix seconds from seconds (number or numeric text), an ISO date string or a datetime.
-
-    Rows at or after the cutoff are test rows; timestamps are whole seconds, so a fractional
-    cutoff is rounded up to the first whole second it admits.
-    """
-    if isinstance(value, bool):
-        raise SplitError(f"cutoff {value!r} is not a time; give Unix seconds or an ISO date such as 2015-01-01.")
-    seconds: float
-    if isinstance(value, numbers.Real):
-        seconds = float(value)
-    elif isinstance(value, dt.datetime):
-        stamp = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
-        seconds = stamp.timestamp()
-    elif isinstance(value, dt.date):
-        seconds = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp()
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                stamp = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise SplitError(
-                    f"cutoff {value!r} is neither Unix seconds nor an ISO date; give e.g. 1420070400 or "
-                    "2015-01-01 (or 2015-01-01T12:00:00, read as UTC unless it has an offset)."
-                ) from None
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=dt.timezone.utc)
-            seconds = stamp.timestamp()
-    else:
+def _check_shared(
+    data: Any, method: SplitMethod, test_fraction: Any, test_count: Any, cutoff: Any
+) -> tuple[float | None, int | None]:
+    """The checks every method shares; the fraction and the count as a float and an int."""
+    if not isinstance(data, Interactions):
+        raise SplitError(f"make_split takes an Interactions, not {type(data).__name__}; build one with build_interactions.")
+    if test_fraction is not None and test_count is not None:
+        raise SplitError(f"give a test fraction ({test_fraction!r}) or a test count ({test_count!r}), not both.")
+    fraction = None if test_fraction is None else _check_fraction(test_fraction)
+    count = None if test_count is None else _check_count(test_count)
+    if cutoff is not None and method is not SplitMethod.cutoff:
         raise SplitError(
-            f"cutoff {value!r} of type {type(value).__name__} is not a time; give Unix seconds or an ISO date string."
+            f"cutoff {cutoff!r} only applies to the 'cutoff' split, not {method.value!r}; drop it or use method='cutoff'."
         )
-    if not math.isfinite(seconds) or abs(seconds) >= 2.0**62:
-        raise SplitError(
-            f"cutoff {value!r} is not a finite time in range; give Unix seconds or an ISO date such as 2015-01-01."
-        )
-    return int(math.ceil(seconds))
-
-
-def _need_timestamps(data: Interactions, method: SplitMethod) -> np.ndarray:
-    if data.timestamps is None:
-        other = "random, user or loo (which picks a random row per user)"
-        raise SplitError(
-            f"split method {method.value!r} needs timestamps but {data.name!r} has none; "
-            f"load a timestamp column or use --split {other}."
-        )
-    return data.timestamps
-
-
-# ---------------------------------------------------------------------------- row choosers
-def _random_rows(n: int, fraction: float | None, count: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    size: float | int = count if count is not None else fraction  # type: ignore[assignment]
-    n_test = count if count is not None else math.ceil(fraction * n)  # type: ignore[operator]
-    if n_test >= n or n_test < 1:
-        what = f"test count {count}" if count is not None else f"test fraction {fraction}"
-        raise SplitError(
-            f"{what} of {n:,} rows leaves the {'train' if n_test >= n else 'test'} set empty; "
-            f"hold out between 1 and {n - 1:,} rows."
-        )
-    try:
-        train, test = train_test_split(np.arange(n), test_size=size, random_state=seed)
-    except ValueError as exc:  # a size we did not foresee; keep scikit-learn's reason
-        raise SplitError(f"cannot hold out {size!r} of {n:,} rows: {exc}") from None
-    return np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
-
-
-def _per_user_test_counts(
-    users: np.ndarray, n_users: int, fraction: float | None, count: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows per user and how many of them go to test (always leaving one for train)."""
-    sizes = np.bincount(users, minlength=n_users).astype(np.int64)
-    if count is not None:
-        wanted = np.full(n_users, count, dtype=np.int64)
-    else:
-        # round half up, not numpy's half-to-even, so 2.5 rows is 3 just as 1.5 rows is 2
-        wanted = np.floor(sizes * fraction + 0.5).astype(np.int64)
-    return sizes, np.clip(wanted, 0, np.maximum(sizes - 1, 0))
-
-
-def _rank_within_user(users: np.ndarray, order: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Each row's 0-based rank among its user's rows in ``order`` (which groups users)."""
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    rank = np.empty(len(users), dtype=np.int64)
-    rank[order] = np.arange(len(users), dtype=np.int64) - starts[users[order]]
-    return rank
-
-
-def _per_user_mask(
-    data: Interactions, fraction: float | None, count: int | None, *, keys: np.ndarray, latest: bool
-) -> np.ndarray:
-    """Test mask: per user, the ``wanted`` rows with the highest (latest) or lowest keys.
-
-    ``keys`` orders rows within a user; ties go by row position, so the result is deterministic.
-    """
-    users = data.users.astype(np.int64)
-    sizes, wanted = _per_user_test_counts(users, data.n_users, fraction, count)
-    positions = np.arange(len(users), dtype=np.int64)
-    order = np.lexsort((positions, keys, users))
-    rank = _rank_within_user(users, order, sizes)
-    if latest:
-        return rank >= (sizes - wanted)[users]
-    return rank < wanted[users]
+    if data.n_ratings < 2:
+        raise SplitError(f"{data.name!r} has {data.n_ratings} row(s); a split needs at least 2.")
+    return fraction, count
 
 
 # ---------------------------------------------------------------------------- the split
+# one function per method, each in split_methods.py; all take (data, fraction, count, cutoff, seed)
+_METHODS: dict[SplitMethod, Callable[[Interactions, float | None, int | None, Any, int], Held]] = {
+    SplitMethod.random: split_random,
+    SplitMethod.user: split_user,
+    SplitMethod.temporal: split_temporal,
+    SplitMethod.cutoff: split_cutoff,
+    SplitMethod.loo: split_loo,
+}
+
+
+def _drop_unseen(data: Interactions, train_rows: np.ndarray, test_rows: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+    """The test rows whose user and item both have a training row; and how many rows, users, items went."""
+    seen_users = np.bincount(data.users[train_rows], minlength=data.n_users) > 0
+    seen_items = np.bincount(data.items[train_rows], minlength=data.n_items) > 0
+    test_users = data.users[test_rows]
+    test_items = data.items[test_rows]
+    keep = seen_users[test_users] & seen_items[test_items]
+    dropped_users = len(np.unique(test_users[~seen_users[test_users]]))
+    dropped_items = len(np.unique(test_items[~seen_items[test_items]]))
+    return test_rows[keep], int((~keep).sum()), dropped_users, dropped_items
+
+
 def make_split(
     interactions: Interactions,
     method: SplitMethod | str = SplitMethod.random,
@@ -298,116 +222,33 @@ def make_split(
     """
     method = _method(method)
     seed = _check_seed(seed)
-    if not isinstance(interactions, Interactions):
-        raise SplitError(
-            f"make_split takes an Interactions, not {type(interactions).__name__}; build one with build_interactions."
-        )
-    if test_fraction is not None and test_count is not None:
-        raise SplitError(
-            f"give a test fraction ({test_fraction!r}) or a test count ({test_count!r}), not both."
-        )
-    fraction = None if test_fraction is None else _check_fraction(test_fraction)
-    count = None if test_count is None else _check_count(test_count)
-    if cutoff is not None and method is not SplitMethod.cutoff:
-        raise SplitError(f"cutoff {cutoff!r} only applies to the 'cutoff' split, not {method.value!r}; drop it or use --split cutoff.")
-    n = interactions.n_ratings
-    if n < 2:
-        raise SplitError(f"{interactions.name!r} has {n} row(s); a split needs at least 2.")
-
-    cutoff_used: int | None = None
-    if method is SplitMethod.random:
-        if fraction is None and count is None:
-            fraction = DEFAULT_TEST_FRACTION
-        train_rows, test_rows = _random_rows(n, fraction, count, seed)
-    elif method in (SplitMethod.user, SplitMethod.temporal):
-        if fraction is None and count is None:
-            fraction = DEFAULT_TEST_FRACTION
-        if method is SplitMethod.user:
-            keys = np.random.default_rng(seed).random(n)
-            mask = _per_user_mask(interactions, fraction, count, keys=keys, latest=False)
-        else:
-            ts = _need_timestamps(interactions, method)
-            mask = _per_user_mask(interactions, fraction, count, keys=ts, latest=True)
-        train_rows, test_rows = np.flatnonzero(~mask), np.flatnonzero(mask)
-    elif method is SplitMethod.loo:
-        if fraction is not None or count is not None:
-            given = f"test fraction {fraction!r}" if fraction is not None else f"test count {count!r}"
-            raise SplitError(
-                f"{given} does not apply to the 'loo' split, which holds out one row per user; "
-                "drop it or use --split temporal/user."
-            )
-        if interactions.timestamps is not None:
-            mask = _per_user_mask(interactions, None, 1, keys=interactions.timestamps, latest=True)
-        else:
-            keys = np.random.default_rng(seed).random(n)
-            mask = _per_user_mask(interactions, None, 1, keys=keys, latest=False)
-        count = 1
-        train_rows, test_rows = np.flatnonzero(~mask), np.flatnonzero(mask)
-    else:  # cutoff
-        if count is not None:
-            raise SplitError(
-                f"test count {count!r} does not apply to the 'cutoff' split; give a cutoff time or a test fraction."
-            )
-        if cutoff is not None and fraction is not None:
-            raise SplitError(f"give a cutoff ({cutoff!r}) or a test fraction ({fraction!r}) for the 'cutoff' split, not both.")
-        ts = _need_timestamps(interactions, method)
-        if cutoff is not None:
-            cutoff_used = _parse_cutoff(cutoff)
-        else:
-            share = DEFAULT_TEST_FRACTION if fraction is None else fraction
-            fraction = share
-            n_test = max(1, math.floor(share * n + 0.5))
-            cutoff_used = int(np.partition(ts, n - n_test)[n - n_test])
-        mask = ts >= cutoff_used
-        n_test = int(mask.sum())
-        if n_test == 0 or n_test == n:
-            side = "test" if n_test == 0 else "train"
-            span = f"timestamps run from {_iso(int(ts.min()))} to {_iso(int(ts.max()))}"
-            if cutoff is not None:
-                raise SplitError(
-                    f"cutoff {cutoff!r} ({_iso(cutoff_used)}) leaves the {side} set empty: {span}; "
-                    "pick a time after the first and no later than the last."
-                )
-            raise SplitError(
-                f"test fraction {fraction!r} gives cutoff {_iso(cutoff_used)}, which leaves the train set empty "
-                f"({span}, and too many rows share the latest times); use a smaller fraction or --split temporal."
-            )
-        train_rows, test_rows = np.flatnonzero(~mask), np.flatnonzero(mask)
-
-    if len(test_rows) == 0:
+    fraction, count = _check_shared(interactions, method, test_fraction, test_count, cutoff)
+    held = _METHODS[method](interactions, fraction, count, cutoff, seed)
+    if len(held.test_rows) == 0:
         raise SplitError(
             f"the {method.value!r} split of {interactions.name!r} leaves the test set empty "
-            f"(every user has too few rows for test fraction {fraction!r} / test count {count!r}); "
-            "hold out a larger share or use --split random."
+            f"(every user has too few rows for test fraction {held.fraction!r} / test count {held.count!r}); "
+            "hold out a larger share or use method='random'."
         )
-
-    dropped_rows = dropped_users = dropped_items = 0
+    test_rows, dropped_rows, dropped_users, dropped_items = held.test_rows, 0, 0, 0
     if drop_unseen:
-        seen_users = np.bincount(interactions.users[train_rows], minlength=interactions.n_users) > 0
-        seen_items = np.bincount(interactions.items[train_rows], minlength=interactions.n_items) > 0
-        test_users = interactions.users[test_rows]
-        test_items = interactions.items[test_rows]
-        keep = seen_users[test_users] & seen_items[test_items]
-        dropped_rows = int((~keep).sum())
-        dropped_users = int(len(np.unique(test_users[~seen_users[test_users]])))
-        dropped_items = int(len(np.unique(test_items[~seen_items[test_items]])))
-        test_rows = test_rows[keep]
+        test_rows, dropped_rows, dropped_users, dropped_items = _drop_unseen(interactions, held.train_rows, test_rows)
         if len(test_rows) == 0:
             raise SplitError(
                 f"drop_unseen removed all {dropped_rows:,} test rows of the {method.value!r} split: none has both "
-                "its user and its item in train; keep unseen rows (--keep-unseen) or use another split."
+                "its user and its item in train; keep unseen rows (drop_unseen=False) or use another split."
             )
 
     return Split(
-        train=interactions.take(train_rows),
+        train=interactions.take(held.train_rows),
         test=interactions.take(test_rows),
         method=method,
-        test_fraction=fraction,
-        test_count=count,
-        cutoff=cutoff_used,
+        test_fraction=held.fraction,
+        test_count=held.count,
+        cutoff=held.cutoff,
         seed=seed,
         drop_unseen=bool(drop_unseen),
-        train_rows=train_rows.astype(np.int64, copy=False),
+        train_rows=held.train_rows.astype(np.int64, copy=False),
         test_rows=test_rows.astype(np.int64, copy=False),
         dropped_rows=dropped_rows,
         dropped_users=dropped_users,

@@ -1,29 +1,28 @@
-"""Evaluating fitted models: the runner, uncertainty, and re-ranking for diversity or novelty.
+"""Evaluating fitted models or saved lists: the metric catalogue, the runner, uncertainty, re-ranking.
 
 * :func:`evaluate` scores one or more models on a :class:`~embrec.data.splits.Split` and returns
   an :class:`EvaluationResult` (per-user tables, means with bootstrap intervals, list-level
   figures, paired comparisons, JSON/CSV/Markdown writers).
+* :func:`evaluate_lists` scores saved or external recommendation lists (a frame or a CSV/Parquet
+  file of ``user, item, rank``) the same way; :func:`read_recommendations` reads such a file.
+* :mod:`~embrec.evaluation.catalog`: :data:`METRICS`, the one list of metrics every table uses.
 * :mod:`~embrec.evaluation.stats`: :func:`bootstrap_ci`, :func:`paired_comparison` (paired
   bootstrap and Wilcoxon signed-rank).
 * :mod:`~embrec.evaluation.rerank`: :func:`mmr_rerank`, :func:`novelty_rerank`,
-  :class:`Reranker` and the trade-off :func:`sweep`.
+  :class:`Reranker`; :mod:`~embrec.evaluation.tradeoff`: the trade-off :func:`sweep`.
 """
 
+from embrec.evaluation.catalog import LIST_METRICS, METRICS, PER_USER_METRICS, Metric, get_metric
+from embrec.evaluation.genres import genre_matrix
+from embrec.evaluation.lists import evaluate_lists, read_recommendations
 from embrec.evaluation.rerank import (
     Reranker,
-    genre_matrix,
     mmr_rerank,
     novelty_rerank,
     parse_reranker,
-    sweep,
 )
-from embrec.evaluation.runner import (
-    LIST_METRICS,
-    PER_USER_METRICS,
-    EvaluationResult,
-    ModelEvaluation,
-    evaluate,
-)
+from embrec.evaluation.results import EvaluationResult, ModelEvaluation
+from embrec.evaluation.runner import evaluate
 from embrec.evaluation.stats import (
     ConfidenceInterval,
     PairedComparison,
@@ -32,14 +31,21 @@ from embrec.evaluation.stats import (
     paired_comparison,
     wilcoxon_p,
 )
+from embrec.evaluation.tradeoff import sweep
 
 __all__ = [
-    # runner
-    "evaluate",
-    "EvaluationResult",
-    "ModelEvaluation",
+    # the metric catalogue
+    "METRICS",
+    "Metric",
+    "get_metric",
     "PER_USER_METRICS",
     "LIST_METRICS",
+    # runner and results
+    "evaluate",
+    "evaluate_lists",
+    "read_recommendations",
+    "EvaluationResult",
+    "ModelEvaluation",
     # stats
     "ConfidenceInterval",
     "PairedComparison",

@@ -1,4 +1,4 @@
-"""Re-ranking a model's top-N candidates for diversity or novelty, and the trade-off sweep.
+"""Re-ranking a model's top-N candidates for diversity or novelty.
 
 Two re-rankers, both pure functions of candidate lists and item data, vectorised across users
 (the only Python loop runs over the ``k`` positions of MMR):
@@ -15,9 +15,8 @@ Two re-rankers, both pure functions of candidate lists and item data, vectorised
   training data scaled to [0, 1] (Zhou et al., PNAS 107(10), 2010). ``λ = 0`` keeps the order.
 
 :class:`Reranker` binds one of them to a model (its item vectors) and the training data, as used
-by :func:`~embrec.evaluation.runner.evaluate` and ``embrec evaluate --rerank mmr:0.3``.
-:func:`sweep` records accuracy, diversity and novelty at several ``λ``: the data of a trade-off
-plot.
+by :func:`~embrec.evaluation.runner.evaluate` (``rerank="mmr:0.3"``) and by the trade-off
+:func:`~embrec.evaluation.tradeoff.sweep`.
 
 Candidate arrays are ``(n_users, N)`` item indexes in the model's order padded with ``-1``, with
 their scores (``-inf`` for padding); results are ``(n_users, k)`` padded with ``-1``.
@@ -27,20 +26,20 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from embrec.errors import ConfigError, DataError
+from embrec.evaluation.genres import genre_matrix
+from embrec.metrics import item_popularity
 
 if TYPE_CHECKING:
     from embrec.data.interactions import Interactions
-    from embrec.data.splits import Split
     from embrec.models.base import Recommender
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "mmr_rerank",
     "novelty_rerank",
     "parse_reranker",
-    "sweep",
 ]
 
 RerankMethod = Literal["mmr", "novelty"]
@@ -60,7 +58,6 @@ Similarity = Literal["auto", "embedding", "genres"]
 DEFAULT_CANDIDATES = 100
 # Largest (users x N x N) similarity block MMR builds at once (32 MiB of float64).
 _CHUNK_ELEMENTS = 1 << 22
-_NO_GENRES = "(no genres listed)"
 
 
 # --------------------------------------------------------------------------- checks and helpers
@@ -128,22 +125,6 @@ def _similarities(x: NDArray[np.float64], cand: NDArray[np.int64], metric: str) 
     union = size[:, :, None] + size[:, None, :] - inner
     # Two items without any genre count as identical, as in the ILD metric.
     return np.divide(inner, union, out=np.ones_like(inner), where=union > 0)
-
-
-def genre_matrix(item_metadata: pd.DataFrame | None) -> sp.csr_matrix | None:
-    """Binary ``(n_items, n_genres)`` matrix from a ``genres`` column of ``|``-joined names.
-
-    Returns ``None`` when there is no metadata, no ``genres`` column, or no item has a genre.
-    ``"(no genres listed)"`` and empty values count as no genre.
-    """
-    if item_metadata is None or "genres" not in item_metadata.columns:
-        return None
-    text = item_metadata["genres"].fillna("").astype(str).str.strip()
-    dummies = text.str.get_dummies(sep="|")
-    dummies = dummies.drop(columns=[c for c in dummies.columns if c.strip() in ("", _NO_GENRES)])
-    if dummies.shape[1] == 0 or not dummies.to_numpy().any():
-        return None
-    return sp.csr_matrix(dummies.to_numpy(dtype=np.float64))
 
 
 # --------------------------------------------------------------------------- re-rankers
@@ -302,7 +283,7 @@ class Reranker:
         return {"method": self.method, "lambda": self.lam, "candidates": self.candidates, "similarity": self.similarity}
 
     def similarity_source(
-        self, model: "Recommender", train: "Interactions", item_vectors: Any = None
+        self, model: Recommender, train: Interactions, item_vectors: Any = None
     ) -> tuple[Any, Literal["cosine", "jaccard"]]:
         """The item vectors and metric MMR uses for ``model``, or a :class:`ConfigError`.
 
@@ -315,20 +296,21 @@ class Reranker:
             if self.similarity == "embedding":
                 raise ConfigError(
                     f"model {model.name!r} has no item vectors, so MMR cannot use embedding similarity; "
-                    "use similarity 'genres' (--rerank mmr:0.3:genres)."
+                    f"use similarity='genres' (rerank='mmr:{self.lam:g}:genres')."
                 )
         genres = genre_matrix(train.item_metadata)
         if genres is None:
             raise ConfigError(
                 f"MMR needs item similarities, but model {model.name!r} has no item vectors and {train.name!r} "
-                "has no genres; use --rerank novelty:λ, or load item metadata with genres (--items)."
+                f"has no genres; use method='novelty' (rerank='novelty:{self.lam:g}'), or give the data item "
+                "metadata with a genres column (item_metadata)."
             )
         return genres, "jaccard"
 
     def apply(
         self,
-        model: "Recommender",
-        train: "Interactions",
+        model: Recommender,
+        train: Interactions,
         candidates: NDArray[np.int64],
         scores: NDArray[np.float64],
         k: int,
@@ -347,8 +329,6 @@ class Reranker:
             vectors, metric = self.similarity_source(model, train, item_vectors)
             return mmr_rerank(candidates, scores, vectors, lam=self.lam, k=k, metric=metric)
         if item_user_counts is None or n_training_users is None:
-            from embrec.metrics import item_popularity
-
             item_user_counts, n_training_users = item_popularity(train.to_csr("ones"))
         return novelty_rerank(candidates, scores, item_user_counts, n_training_users, lam=self.lam, k=k)
 
@@ -371,74 +351,3 @@ def parse_reranker(text: str, *, candidates: int = DEFAULT_CANDIDATES) -> Rerank
             raise ConfigError(f"re-ranker {text!r}: only mmr takes a similarity (auto, embedding or genres); {usage}.")
         similarity = parts[2]
     return Reranker(parts[0], lam, candidates=candidates, similarity=similarity)  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- the trade-off sweep
-def sweep(
-    model: "Recommender",
-    split: "Split",
-    lambdas: Sequence[float],
-    *,
-    method: RerankMethod = "mmr",
-    k: int = 10,
-    threshold: float | None = 4.0,
-    candidates: int = DEFAULT_CANDIDATES,
-    similarity: Similarity = "auto",
-) -> pd.DataFrame:
-    """Accuracy, diversity and novelty of ``model``'s re-ranked lists at each ``λ``.
-
-    The model ranks once (its top ``candidates`` per evaluated user); each ``λ`` re-ranks those
-    candidates and scores the lists as :func:`~embrec.evaluation.runner.evaluate` does (same
-    users, relevance and popularity from training data).
-
-    Args:
-        model: a fitted recommender trained on ``split.train``.
-        split: the split to evaluate on.
-        lambdas: the ``λ`` values, each in [0, 1].
-        method: ``"mmr"`` or ``"novelty"``.
-        k: list length.
-        threshold: lowest relevant test rating (ignored for implicit data).
-        candidates: top items per user the lists are re-ranked from.
-        similarity: MMR's similarity (see :class:`Reranker`).
-
-    Returns:
-        One row per ``λ`` (in the order given): ``lambda``, ``ndcg``, ``recall``, ``precision``,
-        ``diversity`` (embedding ILD, NaN without item vectors), ``genre_diversity``, ``novelty``,
-        ``epc``, ``coverage``, ``gini``, ``arp`` and ``users`` (users averaged over).
-    """
-    from embrec.evaluation.runner import _EvalContext, _list_metrics, _per_user_table
-
-    lams = [_check_lambda(lam) for lam in lambdas]
-    if not lams:
-        raise ConfigError("lambdas is empty; pass the λ values to try, e.g. [0, 0.25, 0.5, 0.75, 1].")
-    k = _check_k(k)
-    ctx = _EvalContext.build(split, k=k, threshold=threshold)
-    width = max(k, int(candidates))
-    view = ctx.align(model)
-    cand, scores = ctx.rank(model, width, view)
-    rows = []
-    for lam in lams:
-        reranker = Reranker(method, lam, candidates=width, similarity=similarity)
-        recs = reranker.apply(
-            model, split.train, cand, scores, k, item_vectors=view.vectors,
-            item_user_counts=ctx.item_user_counts, n_training_users=ctx.n_training_users,
-        )
-        table = _per_user_table(recs, model, ctx, view)
-        lists = _list_metrics(recs, ctx)
-        rows.append(
-            {
-                "lambda": lam,
-                "ndcg": float(table["ndcg"].mean()),
-                "recall": float(table["recall"].mean()),
-                "precision": float(table["precision"].mean()),
-                "diversity": float(table["diversity"].mean()),
-                "genre_diversity": float(table["genre_diversity"].mean()),
-                "novelty": float(table["novelty"].mean()),
-                "epc": float(table["epc"].mean()),
-                "coverage": lists["coverage"],
-                "gini": lists["gini"],
-                "arp": lists["arp"],
-                "users": len(table),
-            }
-        )
-    return pd.DataFrame(rows)

@@ -22,6 +22,8 @@ import torch
 
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, DataError, NotFittedError, UnknownIdError
+from embrec.models.config import ModelConfig
+from embrec.models.runfolder import save_run
 from embrec.ranking import top_n
 
 __all__ = ["Recommender", "ProgressFn", "TrainingHistory"]
@@ -44,23 +46,33 @@ class Recommender(ABC):
     #: Registry name (``models.create(name)``).
     name: ClassVar[str]
     #: The dataclass holding this model's settings.
-    config_class: ClassVar[type]
+    config_class: ClassVar[type[ModelConfig]]
+    #: The dataclass of ``resolved_config_`` when it is not ``config_class``.
+    resolved_class: ClassVar[type[ModelConfig] | None] = None
+    #: The settings, exactly as given.
+    config: ModelConfig
+    #: The settings ``fit`` used: ``config`` with what it left to the data decided (a ``resolved_class``).
+    resolved_config_: ModelConfig
     #: True when ``predict`` gives ratings on the star scale.
     predicts_ratings: ClassVar[bool] = False
+    #: True when the model can fold a new user in from their ratings, without retraining (``fold_in``).
+    can_fold_in: ClassVar[bool] = False
     #: sha256 of the training data (set by ``fit``; read back from a run folder).
     data_fingerprint_: str | None
     #: The run folder's ``embrec.json`` (models loaded from a run folder only).
     run_info_: dict[str, Any]
 
     def __init__(self, config: Any | None = None, **overrides: Any) -> None:
+        # only stores the settings, exactly as given; what fit decides from them goes to resolved_config_
         if config is None:
             config = self.config_class(**overrides)
-        elif overrides:
-            config = dataclasses.replace(config, **overrides)
         if not isinstance(config, self.config_class):
             raise ConfigError(
-                f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}."
+                f"{type(self).__name__} takes a {self.config_class.__name__} (or its settings by name), "
+                f"got {type(config).__name__}: {config!r}."
             )
+        if overrides:
+            config = dataclasses.replace(config, **overrides)
         self.config = config
 
     def __repr__(self) -> str:
@@ -226,27 +238,113 @@ class Recommender(ABC):
         """Item vectors for similarity and maps, ``(n_items, dim)``, or ``None`` when the model has none."""
         return None
 
-    def similar_items(self, item: Any, n: int = 10) -> pd.DataFrame:
-        """The ``n`` items most similar to ``item`` by cosine similarity of item vectors."""
+    def similar_indexes(self, item_index: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` items most similar to the item at ``item_index``, by cosine similarity of item vectors.
+
+        Returns ``(indexes, similarities)``, most similar first, ``min(n, n_items - 1)`` of each
+        (the item itself is left out).
+        """
+        self._check_fitted()
         vectors = self.item_vectors()
         if vectors is None:
             raise ConfigError(f"model {self.name!r} has no item vectors, so it cannot find similar items.")
         if n < 1:
             raise ConfigError(f"n={n} is not allowed; ask for at least 1 similar item.")
-        i = int(self.item_index(item)[0])
+        n_items = len(self.item_ids_)
+        i = int(item_index)
+        if not 0 <= i < n_items:
+            raise UnknownIdError(
+                f"item index {item_index!r} is out of range: the model has {n_items:,} items (indexes 0 to "
+                f"{n_items - 1}); turn item ids into indexes with item_index()."
+            )
         v = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
         v = torch.nn.functional.normalize(v, dim=1)
         sims = v @ v[i]
         sims[i] = -torch.inf
-        k = min(n, len(sims) - 1)
-        vals, idx = torch.topk(sims, k)
-        idx_np = idx.numpy()
-        frame = pd.DataFrame(
-            {"rank": np.arange(1, k + 1), "item": self.item_ids_[idx_np], "similarity": vals.numpy().astype(np.float64)}
-        )
+        vals, idx = torch.topk(sims, min(n, n_items - 1))
+        return idx.numpy().astype(np.int64), vals.numpy().astype(np.float64)
+
+    def similar_items(self, item: Any, n: int = 10) -> pd.DataFrame:
+        """The ``n`` items most similar to ``item`` by cosine similarity of item vectors."""
+        idx, sims = self.similar_indexes(int(self.item_index(item)[0]), n)
+        frame = pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "item": self.item_ids_[idx], "similarity": sims})
         if self.item_metadata_ is not None and "title" in self.item_metadata_.columns:
-            frame["title"] = self.titles(idx_np)
+            frame["title"] = self.titles(idx)
         return frame
+
+    # ------------------------------------------------------------------ new users
+    def _cannot_fold_in(self) -> ConfigError:
+        return ConfigError(
+            f"model {self.name!r} cannot fold new users in (can_fold_in is False); train an embedding model "
+            "(models.create('embedding')) to recommend for users who are not in the training data."
+        )
+
+    def fold_in(self, items: Iterable[Any], ratings: Iterable[float] | None = None) -> tuple[np.ndarray, float]:
+        """Vector and bias of a new user from their (item id, rating) pairs, without retraining.
+
+        Only models whose ``can_fold_in`` is true can; the others raise :class:`ConfigError`.
+        """
+        raise self._cannot_fold_in()
+
+    def score_new_user(self, vector: np.ndarray, bias: float = 0.0) -> np.ndarray:
+        """Ranking scores (higher is better) of every item, ``(n_items,)``, for a user folded in with
+        :meth:`fold_in` (its ``vector`` and ``bias``)."""
+        raise self._cannot_fold_in()
+
+    def predict_new_user(self, vector: np.ndarray, bias: float, items: Any) -> np.ndarray:
+        """Predicted ratings in stars of the given item ids for a user folded in with :meth:`fold_in`
+        (rating models only)."""
+        if not self.can_fold_in:
+            raise self._cannot_fold_in()
+        raise ConfigError(
+            f"model {self.name!r} ranks items but does not predict ratings, so it predicts none for a new user "
+            "either; use recommend_new_user(), or train a rating model (objective='rating')."
+        )
+
+    def recommend_new_user_indexes(
+        self, vector: np.ndarray, bias: float = 0.0, n: int = 10, *, exclude: Any | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` item indexes and scores for a user folded in with :meth:`fold_in` (padded with -1).
+
+        ``exclude`` holds item indexes to leave out (the items the user rated). The scores are
+        the ones :meth:`recommend_indexes` shows: ranking scores, or stars for a rating model.
+        """
+        self._check_fitted()
+        if n < 1:
+            raise ConfigError(f"n={n} is not allowed; ask for at least 1 recommendation.")
+        n_items = len(self.item_ids_)
+        # a copy: top_n masks the excluded items in place
+        scores = torch.from_numpy(np.array(self.score_new_user(vector, bias), dtype=np.float32)).unsqueeze(0)
+        seen = None
+        if exclude is not None:
+            rated = np.asarray(exclude, dtype=np.int64).reshape(-1)
+            if ((rated < 0) | (rated >= n_items)).any():
+                raise UnknownIdError(
+                    f"item index {rated[(rated < 0) | (rated >= n_items)][0]} is out of range: the model has "
+                    f"{n_items:,} items (indexes 0 to {n_items - 1}); turn item ids into indexes with item_index()."
+                )
+            seen = sp.csr_matrix((np.ones(len(rated)), (np.zeros(len(rated), dtype=np.int64), rated)),
+                                 shape=(1, n_items))
+        top, shown = top_n(lambda _: scores, np.zeros(1, dtype=np.int64), n, seen=seen)
+        return top[0], self._new_user_output_scores(top[0], shown[0], bias)
+
+    def _new_user_output_scores(self, items: np.ndarray, scores: np.ndarray, bias: float) -> np.ndarray:
+        """The scores shown for a new user's top items (as :meth:`_output_scores` for training users)."""
+        return scores
+
+    def recommend_new_user(
+        self, items: Iterable[Any], ratings: Iterable[float] | None = None, n: int = 10, *, exclude_rated: bool = True
+    ) -> pd.DataFrame:
+        """Top-``n`` for a new user folded in from their ratings (their rated items left out).
+
+        Returns a frame with columns ``rank, item, score`` (and ``title``), as :meth:`recommend`.
+        """
+        items = list(items)
+        vector, bias = self.fold_in(items, ratings)
+        rated = self.item_index(items) if exclude_rated else None
+        top, scores = self.recommend_new_user_indexes(vector, bias, n, exclude=rated)
+        frame = self._frame(np.asarray(["new"], dtype=object), top[None, :], scores[None, :])
+        return frame.drop(columns="user")
 
     # ------------------------------------------------------------------ saving
     def _get_state(self) -> dict[str, np.ndarray]:
@@ -257,18 +355,12 @@ class Recommender(ABC):
         """Restore the learned arrays from :meth:`_get_state`."""
 
     def save(self, path: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
-        """Write the model to a run folder, atomically. Returns the folder."""
-        from embrec.models.io import save_run
+        """Write the model to a run folder, atomically. Returns the folder.
 
+        Load it back with :func:`embrec.models.load`.
+        """
         self._check_fitted()
         return save_run(self, Path(path), extra=extra)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Recommender":
-        """Load any saved model from its run folder."""
-        from embrec.models.io import load_run
-
-        return load_run(Path(path))
 
     def _restore_vocabulary(
         self,

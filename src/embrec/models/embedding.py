@@ -8,34 +8,30 @@ import time
 from typing import Any, Iterable
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 import torch
 
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, DataError
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.config import EmbeddingConfig, preset
+from embrec.models.config import EmbeddingConfig, ResolvedEmbeddingConfig, preset
+from embrec.models.devices import resolve_device, torch_threads
 from embrec.models.foldin import fold_in_ranking, fold_in_rating
 from embrec.models.nn import DotProductNet
-from embrec.models.registry import register
-from embrec.models.training import (
-    RatingRows, TrainResult, UserRows, resolve_device, torch_threads, train_ranking, train_rating, uses_sparse,
-)
-from embrec.ranking import top_n
+from embrec.models.training import RatingRows, TrainResult, UserRows, train_ranking, train_rating
 
 __all__ = ["EmbeddingRecommender"]
 
 log = logging.getLogger(__name__)
 
 
-@register
 class EmbeddingRecommender(Recommender):
     """User and item embeddings plus biases, a dot product, and (for ratings) a sigmoid.
 
     ``objective="rating"`` is the exercise's model: ratings min-max scaled to [0, 1], MSE,
     Adam. ``objective="ranking"`` trains the same embeddings with a softmax over items, which
-    ranks far better. See :class:`~embrec.models.config.EmbeddingConfig` for every setting.
+    ranks far better. See :class:`~embrec.models.config.EmbeddingConfig` for every setting;
+    ``fit`` keeps ``config`` as given and puts what it decided from the objective, the data and
+    the machine in ``resolved_config_`` (a :class:`~embrec.models.config.ResolvedEmbeddingConfig`).
 
     Example:
         >>> model = EmbeddingRecommender(embedding_dim=32).fit(train)   # doctest: +SKIP
@@ -44,7 +40,10 @@ class EmbeddingRecommender(Recommender):
 
     name = "embedding"
     config_class = EmbeddingConfig
+    can_fold_in = True
     config: EmbeddingConfig
+    resolved_class = ResolvedEmbeddingConfig
+    resolved_config_: ResolvedEmbeddingConfig
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "EmbeddingRecommender":
@@ -56,24 +55,21 @@ class EmbeddingRecommender(Recommender):
         return self.config.objective == "rating"
 
     # ------------------------------------------------------------------ fit
-    def __init__(self, config: EmbeddingConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        self.config = self.config.resolved()
-
     def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
-        cfg = self.config
-        if cfg.objective == "rating":
+        if self.config.objective == "rating":
             if train.ratings is None or train.rating_scale is None:
                 raise ConfigError(
                     f"{train.name!r} has no ratings (implicit feedback), so objective='rating' cannot be trained; "
-                    "use objective='ranking' (--objective ranking)."
+                    "use objective='ranking'."
                 )
             lo, hi = train.rating_scale
             if hi <= lo:
                 raise DataError(f"rating scale {train.rating_scale} is empty; every rating is the same value.")
-        device = resolve_device(cfg.device)
+        device = resolve_device(self.config.device)
+        self.resolved_config_ = cfg = self.config.resolve(n_users=train.n_users, n_items=train.n_items,
+                                                          device=str(device))
         started = time.perf_counter()
-        with torch_threads(cfg.threads if device.type == "cpu" else None):
+        with torch_threads(cfg.threads):
             gen = torch.Generator().manual_seed(cfg.seed)
             n = train.n_ratings
             if cfg.early_stopping and n > 1:
@@ -97,9 +93,8 @@ class EmbeddingRecommender(Recommender):
         self.device_ = str(device)
 
     def _new_net(self, train: Interactions, device: torch.device, gen: torch.Generator, global_bias: float) -> DotProductNet:
-        cfg = self.config
-        net = DotProductNet(train.n_users, train.n_items, cfg.embedding_dim,  # type: ignore[arg-type]
-                            sparse=uses_sparse(cfg, train.n_users, train.n_items))
+        cfg = self.resolved_config_
+        net = DotProductNet(train.n_users, train.n_items, cfg.embedding_dim, sparse=cfg.optimizer == "sparse_adam")
         net.reset_parameters(cfg.init_std, gen, global_bias)
         return net.to(device)
 
@@ -107,7 +102,7 @@ class EmbeddingRecommender(Recommender):
                         gen: torch.Generator, progress: ProgressFn | None, epochs: int | None = None
                         ) -> tuple[DotProductNet, TrainResult]:
         lo, hi = train.rating_scale  # type: ignore[misc]
-        scaled = ((train.ratings - lo) / (hi - lo)).astype(np.float32)  # type: ignore[operator]
+        scaled = np.asarray((train.ratings - lo) / (hi - lo), dtype=np.float32)  # type: ignore[operator]
 
         def rows(idx: np.ndarray) -> RatingRows:
             return RatingRows(
@@ -117,16 +112,16 @@ class EmbeddingRecommender(Recommender):
             )
 
         global_bias = 0.0
-        if self.config.global_bias:
+        if self.resolved_config_.global_bias:
             mean = float(np.clip(scaled[fit_rows].mean(), 1e-3, 1 - 1e-3))
             global_bias = math.log(mean / (1 - mean))
         net = self._new_net(train, device, gen, global_bias)
-        result = train_rating(net, self.config, rows(fit_rows), rows(val_rows) if len(val_rows) else None,
+        result = train_rating(net, self.resolved_config_, rows(fit_rows), rows(val_rows) if len(val_rows) else None,
                               generator=gen, progress=progress, rating_range=hi - lo, epochs=epochs)
         return net, result
 
     def _target_weights(self, train: Interactions) -> np.ndarray:
-        cfg = self.config
+        cfg = self.resolved_config_
         if train.ratings is None or cfg.liked_rating is None:
             return np.ones(train.n_ratings, dtype=np.float32)
         return np.where(train.ratings >= cfg.liked_rating, 1.0, cfg.low_rating_weight).astype(np.float32)
@@ -148,7 +143,7 @@ class EmbeddingRecommender(Recommender):
             )
 
         net = self._new_net(train, device, gen, 0.0)
-        result = train_ranking(net, self.config, per_user(fit_rows), per_user(val_rows) if len(val_rows) else None,
+        result = train_ranking(net, self.resolved_config_, per_user(fit_rows), per_user(val_rows) if len(val_rows) else None,
                                generator=gen, progress=progress, epochs=epochs)
         return net, result
 
@@ -190,10 +185,6 @@ class EmbeddingRecommender(Recommender):
         self._check_fitted()
         return self.net_.user_embedding.weight.detach().numpy().copy()
 
-    def item_biases(self) -> np.ndarray:
-        self._check_fitted()
-        return self.net_.item_bias.weight.detach().numpy()[:, 0].copy()
-
     # ------------------------------------------------------------------ new users
     def fold_in(self, items: Iterable[Any], ratings: Iterable[float] | None = None) -> tuple[np.ndarray, float]:
         """Vector and bias of a new user from their (item id, rating) pairs, without retraining.
@@ -219,7 +210,7 @@ class EmbeddingRecommender(Recommender):
             bad = (r < lo) | (r > hi)
             if bad.any():
                 raise DataError(f"rating {r[bad][0]:g} is outside the scale {lo:g}-{hi:g}; give ratings on that scale.")
-        cfg = self.config
+        cfg = self.resolved_config_  # the weight decay training used, not the None it may have been asked for
         with torch.enable_grad():
             if cfg.objective == "rating":
                 if r is None:
@@ -234,41 +225,44 @@ class EmbeddingRecommender(Recommender):
                 # a liked item is one rated in the upper half of the scale; disliked items are no
                 # evidence of what to rank high (they stay excluded from the recommendations)
                 lo, hi = self.rating_scale_
-                scaled = ((r - lo) / (hi - lo)).astype(np.float32)
-                liked = scaled >= 0.5
+                share = ((r - lo) / (hi - lo)).astype(np.float32)
+                liked = share >= 0.5
                 if liked.any():
-                    idx, weights = idx[torch.from_numpy(liked)], torch.from_numpy(scaled[liked])
+                    idx, weights = idx[torch.from_numpy(liked)], torch.from_numpy(share[liked])
             # a prior 4x wider than the trained users' spread measured best for held-out users folded in
             # (NDCG@10 0.325 vs 0.317 at 1x on ml-100k; benchmarks/bench_foldin.py)
             variance = 4.0 * float(net.user_embedding.weight.detach().pow(2).mean())
             p = fold_in_ranking(q, bi, idx, weights, prior_variance=variance)
             return p.numpy(), 0.0
 
-    def recommend_new_user(
-        self, items: Iterable[Any], ratings: Iterable[float] | None = None, n: int = 10, *, exclude_rated: bool = True
-    ) -> pd.DataFrame:
-        """Top-``n`` for a new user folded in from their ratings (their rated items left out)."""
-        items = list(items)
-        vector, bias = self.fold_in(items, ratings)
-        rated = self.item_index(items)
-        p = torch.from_numpy(vector)
+    def score_new_user(self, vector: np.ndarray, bias: float = 0.0) -> np.ndarray:
+        """``p . q_i + b_i`` for every item: ranks like the predicted rating (the user's ``bias``,
+        the global bias and the sigmoid are the same or monotone for one user)."""
+        self._check_fitted()
         net = self.net_
+        p = torch.from_numpy(np.asarray(vector, dtype=np.float32))
+        if p.shape != (net.item_embedding.weight.shape[1],):
+            raise DataError(
+                f"a new user's vector has shape {tuple(p.shape)}, the model's vectors have "
+                f"{net.item_embedding.weight.shape[1]} numbers; pass the vector fold_in() returned."
+            )
+        with torch.no_grad():
+            return (p @ net.item_embedding.weight.T + net.item_bias.weight[:, 0]).numpy()
 
-        def score(_: np.ndarray) -> torch.Tensor:
-            with torch.no_grad():
-                return (p @ net.item_embedding.weight.T + net.item_bias.weight[:, 0]).unsqueeze(0)
+    def predict_new_user(self, vector: np.ndarray, bias: float, items: Any) -> np.ndarray:
+        if self.config.objective != "rating":
+            return super().predict_new_user(vector, bias, items)
+        idx = self.item_index(items)
+        return self._new_user_stars(self.score_new_user(vector, bias)[idx], bias).astype(np.float64)
 
-        seen = None
-        if exclude_rated:
-            seen = sp.csr_matrix((np.ones(len(rated)), (np.zeros(len(rated), dtype=np.int64), rated)),
-                                 shape=(1, len(self.item_ids_)))
-        top, scores = top_n(score, np.zeros(1, dtype=np.int64), n, seen=seen)
-        if self.config.objective == "rating":
-            with torch.no_grad():
-                stars = self._to_stars(torch.sigmoid(torch.from_numpy(scores) + bias + net.global_bias)).numpy()
-            scores = np.where(np.isfinite(scores), stars, -np.inf)
-        frame = self._frame(np.asarray(["new"], dtype=object), top, scores)
-        return frame.drop(columns="user")
+    def _new_user_output_scores(self, items: np.ndarray, scores: np.ndarray, bias: float) -> np.ndarray:
+        if self.config.objective != "rating":
+            return scores
+        return np.where(np.isfinite(scores), self._new_user_stars(scores, bias), -np.inf)
+
+    def _new_user_stars(self, scores: np.ndarray, bias: float) -> np.ndarray:
+        with torch.no_grad():
+            return self._to_stars(torch.sigmoid(torch.from_numpy(scores) + bias + self.net_.global_bias)).numpy()
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, np.ndarray]:

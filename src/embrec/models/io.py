@@ -1,25 +1,15 @@
-"""Run folders: a model's weights, config, vocabulary and history, written atomically.
+"""Reading run folders back: check the format, map older formats' keys, rebuild the model.
 
-Layout (format version 1)::
-
-    run/
-      embrec.json          format version, model name, config, data fingerprint, rating scale, extra
-      weights.safetensors  learned arrays (never pickle)
-      vocab.json           user and item ids in index order
-      items.json           item metadata (title, year, genres), when the data had any
-      seen.npz             users x items training matrix (CSR arrays, loaded with allow_pickle=False)
-      history.json         per-epoch training figures
-
-The folder is built beside its destination and renamed into place, so a crash never leaves
-a half-written model.
+The layout is :mod:`embrec.models.runfolder`'s (which also writes it); the model class comes
+from the registry by the name the run recorded. Runs of format 1 still load: their settings
+are renamed to today's by the config class's ``renamed_keys`` (``regularization`` became
+``weight_decay`` in EASE, ALS and BPR and ``decay_mode`` in the embedding model) and, as format 1 stored the settings already filled in
+for the objective, ``resolved`` is worked out from them.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,21 +17,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
 
-from embrec.errors import EmbrecError, ModelFileError
+from embrec.errors import ConfigError, ModelFileError
+from embrec.models.registry import get
+from embrec.models.runfolder import FORMAT_VERSION, RUN_FILES, save_run
 
 if TYPE_CHECKING:
     from embrec.models.base import Recommender
 
-__all__ = ["FORMAT_VERSION", "load_run", "save_run", "read_run_info"]
-
-FORMAT_VERSION = 1
-_FILES = ("embrec.json", "weights.safetensors", "vocab.json", "seen.npz", "history.json")
-
-
-def _ids_to_json(ids: np.ndarray) -> list[Any]:
-    return ids.tolist() if ids.dtype.kind in "iu" else [str(x) for x in ids]
+__all__ = ["FORMAT_VERSION", "load_run", "read_run_info", "save_run", "upgrade_settings"]
 
 
 def _ids_from_json(values: list[Any]) -> np.ndarray:
@@ -50,67 +35,26 @@ def _ids_from_json(values: list[Any]) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
-def save_run(model: "Recommender", path: Path, *, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to the run folder ``path`` (replacing an earlier run there)."""
-    from embrec import __version__
-
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise EmbrecError(f"cannot save the run to {path}: it is a file; give a folder path.")
-    if path.is_dir() and any(path.iterdir()) and not (path / "embrec.json").is_file():
-        raise EmbrecError(
-            f"cannot save the run to {path}: the folder holds other files; give an empty or new folder."
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; a run folder is an ordinary folder
-    try:
-        state = {k: np.ascontiguousarray(v) for k, v in model._get_state().items()}
-        save_file(state, str(staging / "weights.safetensors"))
-        info = {
-            "format_version": FORMAT_VERSION,
-            "embrec_version": __version__,
-            "model": model.name,
-            "config": model.config.to_dict(),
-            "rating_scale": list(model.rating_scale_) if model.rating_scale_ else None,
-            "n_users": int(len(model.user_ids_)),
-            "n_items": int(len(model.item_ids_)),
-            "data_fingerprint": getattr(model, "data_fingerprint_", None),
-            "extra": extra or {},
-        }
-        (staging / "embrec.json").write_text(json.dumps(info, indent=2, default=str))
-        vocab = {"user_ids": _ids_to_json(model.user_ids_), "item_ids": _ids_to_json(model.item_ids_)}
-        (staging / "vocab.json").write_text(json.dumps(vocab))
-        if model.item_metadata_ is not None:
-            model.item_metadata_.to_json(staging / "items.json", orient="records")
-        seen = model.seen_.tocsr()
-        np.savez(staging / "seen.npz", indptr=seen.indptr, indices=seen.indices, shape=np.asarray(seen.shape))
-        (staging / "history.json").write_text(json.dumps(model.history_, indent=1))
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            os.replace(path, old / "run")
-            os.replace(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return path
+def upgrade_settings(config_class: type, settings: dict[str, Any], format_version: int) -> dict[str, Any]:
+    """A run's stored settings under today's names (the config class's ``renamed_keys``)."""
+    if format_version >= FORMAT_VERSION:
+        return dict(settings)
+    renamed = getattr(config_class, "renamed_keys", {})
+    return {renamed.get(key, key): value for key, value in settings.items()}
 
 
 def read_run_info(path: Path) -> dict[str, Any]:
     """The run's ``embrec.json``, checked for a format this version can read."""
     path = Path(path)
     if not path.is_dir():
-        raise ModelFileError(f"no run folder at {path}; train one with `embrec train --out {path}`.")
+        raise ModelFileError(f"no run folder at {path}; give the folder a fitted model was saved to (model.save(path)).")
     meta_file = path / "embrec.json"
     try:
         info = json.loads(meta_file.read_text())
     except FileNotFoundError:
-        raise ModelFileError(f"{path} is not an embrec run: {meta_file.name} is missing. Train again with `embrec train --out {path}`.") from None
+        raise ModelFileError(
+            f"{path} is not an embrec run: {meta_file.name} is missing; save a fitted model there with model.save(path)."
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{meta_file} is corrupt ({exc}); train the model again.") from None
     version = info.get("format_version") if isinstance(info, dict) else None
@@ -124,18 +68,31 @@ def read_run_info(path: Path) -> dict[str, Any]:
     return info
 
 
+def _settings(cls: "type[Recommender]", info: dict[str, Any], n_users: int, n_items: int) -> tuple[Any, Any]:
+    """(config asked for, config used) of a run, under today's names."""
+    version = info["format_version"]
+    config = cls.config_class.from_dict(upgrade_settings(cls.config_class, info["config"], version))
+    resolved_class = cls.resolved_class or cls.config_class
+    if "resolved" in info:
+        return config, resolved_class.from_dict(upgrade_settings(resolved_class, info["resolved"], version))
+    resolve = getattr(config, "resolve", None)
+    if callable(resolve):  # format 1: the device it ran on was not recorded
+        return config, resolve(n_users=n_users, n_items=n_items, device=getattr(config, "device", "auto"))
+    return config, config
+
+
 def load_run(path: Path) -> "Recommender":
     """Load the model saved in ``path``; identical scores to the model that was saved."""
-    from embrec.models.registry import get
-
     path = Path(path)
     info = read_run_info(path)
-    for name in _FILES:
+    for name in RUN_FILES:
         if not (path / name).is_file():
             raise ModelFileError(f"{path} is incomplete: {name} is missing. Train the model again.")
-    cls = get(info["model"])
     try:
-        config = cls.config_class.from_dict(info["config"])
+        cls = get(info["model"])
+    except ConfigError as exc:
+        raise ModelFileError(f"{path} holds a model this embrec does not know: {exc}") from None
+    try:
         state = load_file(str(path / "weights.safetensors"))
         vocab = json.loads((path / "vocab.json").read_text())
         with np.load(path / "seen.npz", allow_pickle=False) as z:
@@ -145,7 +102,10 @@ def load_run(path: Path) -> "Recommender":
         history = json.loads((path / "history.json").read_text())
         items_file = path / "items.json"
         meta = pd.read_json(items_file, orient="records") if items_file.is_file() else None
-    except (SafetensorError, json.JSONDecodeError, ValueError, KeyError, OSError, EOFError) as exc:
+        config, resolved = _settings(cls, info, len(vocab["user_ids"]), len(vocab["item_ids"]))
+    except ConfigError as exc:
+        raise ModelFileError(f"{path}/embrec.json holds settings this embrec cannot use ({exc}); train the model again.") from None
+    except (SafetensorError, json.JSONDecodeError, ValueError, KeyError, TypeError, OSError, EOFError) as exc:
         raise ModelFileError(f"{path} is corrupt ({type(exc).__name__}: {exc}); train the model again.") from None
     user_ids = _ids_from_json(vocab["user_ids"])
     item_ids = _ids_from_json(vocab["item_ids"])
@@ -153,8 +113,9 @@ def load_run(path: Path) -> "Recommender":
         raise ModelFileError(f"{path} is corrupt: seen.npz does not match vocab.json; train the model again.")
     model = cls(config)
     scale = tuple(info["rating_scale"]) if info.get("rating_scale") else None
-    model._restore_vocabulary(user_ids, item_ids, seen, scale, meta, history)  # type: ignore[arg-type]
+    model._restore_vocabulary(user_ids, item_ids, seen, scale, meta, history)
     model.data_fingerprint_ = info.get("data_fingerprint")
+    model.resolved_config_ = resolved
     try:
         model._set_state(state)
     except (KeyError, ValueError, RuntimeError) as exc:

@@ -37,11 +37,3 @@ class DotProductNet(nn.Module):
         p = self.user_embedding(users)
         q = self.item_embedding(items)
         return self.global_bias + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1) + (p * q).sum(-1)
-
-    def all_item_logits(self, users: torch.Tensor) -> torch.Tensor:
-        """Logits of every item for a batch of users, ``(len(users), n_items)``."""
-        p = self.user_embedding(users)
-        out = p @ self.item_embedding.weight.T
-        out += self.item_bias.weight.T
-        out += (self.user_bias(users) + self.global_bias)
-        return out

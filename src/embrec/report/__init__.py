@@ -1,5 +1,5 @@
 """One self-contained HTML report of a run (``embrec report RUN --out report.html``)."""
 
-from embrec.report.build import ReportParts, build_report, render_report, run_data
+from embrec.report.build import ReportParts, build_report, render_report
 
-__all__ = ["build_report", "run_data", "render_report", "ReportParts"]
+__all__ = ["build_report", "render_report", "ReportParts"]

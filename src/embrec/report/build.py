@@ -24,72 +24,19 @@ import pandas as pd
 
 from embrec.data.interactions import Interactions
 from embrec.data.splits import Split
-from embrec.errors import ConfigError, DataError
+from embrec.errors import ConfigError
 from embrec.models.base import Recommender
 
-__all__ = ["build_report", "run_data", "render_report", "ReportParts"]
+__all__ = ["build_report", "render_report", "ReportParts"]
 
 log = logging.getLogger(__name__)
 
 _TEMPLATE = "template.html.j2"
-_TABLE_METRICS = ("ndcg", "recall", "precision", "map", "mrr", "hit", "diversity", "genre_diversity", "novelty",
-                  "epc", "exercise_diversity")
-_LIST_METRICS = ("coverage", "gini", "arp", "personalization", "rmse", "mae")
+# The per-user metrics of the catalogue the report tests pairwise (all of them would crowd the table).
 _COMPARED = ("ndcg", "recall", "diversity", "genre_diversity", "novelty")
 
 
 # --------------------------------------------------------------------------- data of a run
-def run_data(model: Recommender, run_path: str | Path) -> tuple[Interactions, Split]:
-    """The data and split a saved run was trained on, re-created from its ``embrec.json``.
-
-    Uses the options ``embrec train`` records (``extra.data``, ``extra.split``), read as
-    ``embrec evaluate`` reads them, and checks that the split's training part has the run's
-    training fingerprint.
-
-    Raises:
-        ConfigError: the run records no data options.
-        DataError: the re-created training part is not what the run was trained on.
-    """
-    from embrec.evaluation.stored import data_options, split_options, stored_options
-    from embrec.data.load import ColumnMapping, load_data
-    from embrec.data.splits import make_split
-
-    run = Path(run_path)
-    info = getattr(model, "run_info_", None) or {}
-    stored_data = stored_options(info, "data", run)
-    if stored_data is None:
-        raise ConfigError(
-            f"run {str(run)!r} does not record the data it was trained on (no extra.data in its embrec.json); "
-            "pass data= and split= to build_report (or train it with `embrec train`)."
-        )
-    kw = data_options(stored_data, run)
-
-    def none(value: Any) -> Any:
-        return None if value is None or str(value).lower() == "none" else value
-
-    columns = ColumnMapping(
-        user=kw.get("user_col", "user"), item=kw.get("item_col", "item"),
-        rating=none(kw.get("rating_col", "rating")), timestamp=none(kw.get("timestamp_col", "timestamp")),
-    )
-    data = load_data(kw.get("data"), dataset=kw.get("dataset"), data_dir=kw.get("data_dir"), columns=columns,
-                     sep=kw.get("sep"), items=kw.get("items"), rating_scale=kw.get("rating_scale"),
-                     duplicates=kw.get("duplicates") or "last")
-    split_kw = split_options(stored_options(info, "split", run) or {})
-    split = make_split(data, split_kw["split"], test_fraction=split_kw["test_fraction"], test_count=split_kw["test_count"],
-                       cutoff=split_kw["cutoff"], seed=split_kw["seed"], drop_unseen=split_kw["drop_unseen"])
-    _check_fingerprint(model, split, str(run))
-    return data, split
-
-
-def _check_fingerprint(model: Recommender, split: Split, where: str) -> None:
-    recorded = getattr(model, "data_fingerprint_", None)
-    if recorded and recorded != split.train.fingerprint():
-        raise DataError(
-            f"run {where!r} was trained on other data: its training fingerprint {recorded[:12]}... differs from the "
-            f"training part of this split ({split.train.fingerprint()[:12]}...). Pass the data and split it was trained on."
-        )
-
-
 def _combined(split: Split) -> Interactions:
     """Train and test rows together (the data a split was drawn from, less dropped rows)."""
     tr, te = split.train, split.test
@@ -239,7 +186,7 @@ def _best_epoch(history: Sequence[dict[str, float]]) -> int | None:
 
 
 def _config_rows(model: Recommender) -> list[tuple[str, str]]:
-    config = model.config.to_dict() if hasattr(model.config, "to_dict") else {}
+    config = model.resolved_config_.to_dict()  # what training used, defaults filled in
     keep = ("objective", "embedding_dim", "learning_rate", "weight_decay", "batch_size", "epochs", "seed")
     rows = [(key, str(config[key])) for key in keep if key in config]
     if getattr(model, "history_", None):
@@ -290,27 +237,28 @@ def build_report(
     Returns:
         ``out_path``.
     """
-    from embrec.models.io import load_run
+    from embrec.runs import Run
 
     started = time.perf_counter()
     run = Path(run_path)
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"the report is one HTML file; give a path ending in .html, not {str(out)!r}.")
-    model = load_run(run)
+    opened = Run.open(run)
+    model = opened.model
     if split is None:
-        data, split = run_data(model, run)
+        data, split = opened.data_and_split()
     else:
-        _check_fingerprint(model, split, str(run))
+        opened.check(split)
         if data is None:
             data = _combined(split)
     parts = _collect(model, run, data, split, baselines=baselines, map_method=map_method, n_users=n_users, k=k,
                      threshold=threshold, n_best=n_best, n_resamples=n_resamples, seed=seed)
     parts.context["seconds"] = f"{time.perf_counter() - started:.1f}"
     html_text = render_report(parts)
-    from embrec.evaluation.runner import atomic_write_text  # honours the umask (a report is meant to be shared)
+    from embrec.atomic import write_text  # honours the umask (a report is meant to be shared)
 
-    written = atomic_write_text(out, html_text)
+    written = write_text(out, html_text)
     log.info("report written to %s in %.1f s", written, time.perf_counter() - started)
     return written
 
@@ -322,6 +270,7 @@ def _collect(
     from embrec import __version__
     from embrec.data.summary import summarize
     from embrec.evaluation import evaluate
+    from embrec.evaluation.catalog import METRICS
     from embrec.models import create
     from embrec.viz.best_rated import best_rated, perfect_score_films
     from embrec.viz.curves import metric_distributions, metric_intervals, training_curves
@@ -342,19 +291,19 @@ def _collect(
 
     level = f"{result.level:.0%}"
     metric_rows = []
-    for metric in _TABLE_METRICS:
+    for metric in (e.name for e in METRICS if e.kind == "per_user"):
         cells = [_interval(m.summary[metric]) for m in result.models]
         if all(c["mean"] == "-" for c in cells):
             continue
         metric_rows.append({"metric": metric, "cells": cells})
-    for metric in _LIST_METRICS:
+    for metric in (e.name for e in METRICS if e.kind == "list"):
         values = [m.lists.get(metric, float("nan")) for m in result.models]
         if all(not math.isfinite(v) for v in values):
             continue
         metric_rows.append({"metric": metric, "cells": [{"mean": _fmt(v), "interval": ""} for v in values]})
     comparisons = []
     if len(result.models) > 1:
-        cmp = result.compare(baseline=0, metrics=[m for m in _COMPARED])
+        cmp = result.compare(baseline=0, metrics=_COMPARED)
         for row in cmp.itertuples(index=False):
             comparisons.append({
                 "model": str(row.model), "metric": str(row.metric),

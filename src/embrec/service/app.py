@@ -1,8 +1,11 @@
 """The web service: a saved run behind a small JSON API, and the page that uses it.
 
 :func:`create_app` builds the FastAPI app; the model is loaded in the app's lifespan (never at
-import) together with everything the hot paths need precomputed: id lookups, titles, genres,
-item vectors, the film map. :func:`run_server` serves it with uvicorn (``embrec serve``).
+import) together with what the hot paths need precomputed: id lookups, titles, genres, the film
+map (:func:`embrec.viz.maps.pca_layout`, as ``embrec plot map``). Scores, similar films and
+new users come from the model's public methods. :func:`run_server` serves it with uvicorn
+(``embrec serve``). Endpoints that compute are plain functions, so FastAPI runs them in its
+thread pool and the event loop stays free.
 
 Every id in a path or body is the dataset's own id. Unknown ids answer 404, ratings off the
 model's scale and malformed bodies 422, things the loaded model cannot do 409, and a failing
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import pandas as pd
 import torch
 from fastapi import Body, Depends, FastAPI, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -32,10 +36,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embrec.errors import EmbrecError, UnknownIdError
-from embrec.evaluation.rerank import genre_matrix, mmr_rerank
+from embrec.evaluation.genres import genre_matrix
+from embrec.evaluation.rerank import mmr_rerank
 from embrec.models.base import Recommender
 from embrec.service import schemas as s
 from embrec.service.storage import NewUser, Storage, StorageError, default_db_url
+from embrec.viz.maps import pca_layout
 
 __all__ = ["MAX_N", "Catalog", "ServiceConflict", "create_app", "run_server"]
 
@@ -43,8 +49,6 @@ log = logging.getLogger(__name__)
 
 #: Longest list any endpoint returns.
 MAX_N = 100
-#: Films with fewer training ratings are placed on the map but do not shape its axes.
-MAP_MIN_RATINGS = 10
 #: Candidates (model's top items) the MMR diversity re-ranking picks from.
 MMR_CANDIDATES = 100
 _NO_GENRES = {"", "(no genres listed)"}
@@ -62,71 +66,46 @@ class ServiceConflict(EmbrecError):
 
 # --------------------------------------------------------------------------- the model, precomputed
 class Catalog:
-    """A loaded model with what every request needs computed once: lookups, metadata, vectors, map.
+    """A loaded model with what every request needs computed once: lookups, metadata, the map.
 
     Everything here is read-only after construction, so request threads share it freely.
     """
 
     def __init__(self, model: Recommender) -> None:
         self.model = model
-        n_items = len(model.item_ids_)
         self.item_ids: list[int | str] = _native_ids(model.item_ids_)
         self.user_ids: list[int | str] = _native_ids(model.user_ids_)
         self._item_pos = {str(x): i for i, x in enumerate(self.item_ids)}
         self._user_pos = {str(x): i for i, x in enumerate(self.user_ids)}
-        self.titles = model.titles(range(n_items))
+        self.titles = model.titles(range(len(self.item_ids)))
         self._folded = [t.casefold() for t in self.titles]
-        meta = model.item_metadata_
-        self.years: list[int | None] = [None] * n_items
-        self.genres: list[list[str]] = [[] for _ in range(n_items)]
-        self.mean_ratings: list[float | None] = [None] * n_items
-        if meta is not None and len(meta) == n_items:
-            if "year" in meta.columns:
-                self.years = [None if _missing(y) else int(y) for y in meta["year"].to_numpy(dtype=object)]
-            if "genres" in meta.columns:
-                self.genres = [_split_genres(g) for g in meta["genres"].to_numpy(dtype=object)]
-            if "mean_rating" in meta.columns:
-                self.mean_ratings = [None if _missing(m) else float(m) for m in meta["mean_rating"].to_numpy(dtype=object)]
-        seen = model.seen_.tocsr()
-        self._seen_indptr = seen.indptr.astype(np.int64)
-        self._seen_indices = seen.indices.astype(np.int64)
-        self.n_ratings = np.bincount(seen.indices, minlength=n_items).astype(np.int64)
+        self._read_metadata(model.item_metadata_)
+        self.n_ratings = np.bincount(model.seen_.tocsr().indices, minlength=len(self.item_ids)).astype(np.int64)
         self._popular = np.argsort(-self.n_ratings, kind="stable").tolist()
-        self.rating_scale: tuple[float, float] | None = (
-            (float(model.rating_scale_[0]), float(model.rating_scale_[1])) if model.rating_scale_ else None
-        )
+        scale = model.rating_scale_
+        self.rating_scale: tuple[float, float] | None = (float(scale[0]), float(scale[1])) if scale else None
         self.predicts_ratings = bool(model.predicts_ratings)
-
+        self.can_fold_in = bool(model.can_fold_in)
         vectors = model.item_vectors()
-        self.vectors: np.ndarray | None = None
-        self._unit: torch.Tensor | None = None
-        if vectors is not None:
-            self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            self._unit = torch.nn.functional.normalize(torch.from_numpy(self.vectors.copy()), dim=1)
-        # MMR measures similarity by item vectors, or by shared genres for models without them
-        self._mmr: tuple[Any, Literal["cosine", "jaccard"]] | None = None
-        if self.vectors is not None:
-            self._mmr = (self.vectors, "cosine")
-        else:
-            genres = genre_matrix(meta) if meta is not None and len(meta) == n_items else None
-            if genres is not None:
-                self._mmr = (genres.toarray(), "jaccard")
-
-        # new users: the item side of the embedding model, as tensors, once
-        self.can_fold_in = hasattr(model, "fold_in") and hasattr(model, "net_")
-        if self.can_fold_in:
-            net = model.net_  # type: ignore[attr-defined]
-            self._q = net.item_embedding.weight.detach().contiguous()
-            self._bi = net.item_bias.weight.detach()[:, 0].contiguous()
-            self._global_bias = float(net.global_bias)
+        self.has_vectors = vectors is not None
+        self._mmr = _diversity_features(vectors, model.item_metadata_, len(self.item_ids))
         self._fold_in_cached = lru_cache(maxsize=1024)(self._fold_in)
-        self.map_json = self._map_json()
+        self.map_json = self._map_json() if self.has_vectors else None
         if self.can_fold_in:
-            # the optimiser's first run imports and sets up much of torch: spend that here, not on a user
-            try:
-                self._fold_in(((int(self._popular[0]), self.rating_scale[1] if self.rating_scale else 1.0),))
-            except EmbrecError as exc:  # pragma: no cover - a model that cannot fold in says so per request
-                log.warning("warming up the fold-in failed: %s", exc)
+            self._warm_up_fold_in()
+
+    def _read_metadata(self, meta: pd.DataFrame | None) -> None:
+        years, genres, means = (_metadata_column(meta, name, len(self.item_ids)) for name in ("year", "genres", "mean_rating"))
+        self.years: list[int | None] = [None if _missing(y) else int(y) for y in years]
+        self.genres: list[list[str]] = [_split_genres(g) for g in genres]
+        self.mean_ratings: list[float | None] = [None if _missing(m) else float(m) for m in means]
+
+    def _warm_up_fold_in(self) -> None:
+        # the optimiser's first run imports and sets up much of torch: spend that here, not on a user
+        try:
+            self._fold_in(((int(self._popular[0]), self.rating_scale[1] if self.rating_scale else 1.0),))
+        except EmbrecError as exc:  # pragma: no cover - a model that cannot fold in says so per request
+            log.warning("warming up the fold-in failed: %s", exc)
 
     # ------------------------------------------------------------------ ids
     def item_pos(self, item: Any) -> int:
@@ -169,14 +148,12 @@ class Catalog:
         return s.SearchResults(query=query, total=len(order), results=[s.Film(**self.film(i)) for i in order[:limit]])
 
     def similar(self, i: int, n: int) -> s.SimilarFilms:
-        if self._unit is None:
+        if not self.has_vectors:
             raise ServiceConflict(f"model {self.model.name!r} has no item vectors, so it cannot find similar films.")
-        sims = self._unit @ self._unit[i]
-        sims[i] = -math.inf
-        vals, idx = torch.topk(sims, min(n, len(sims) - 1))
+        idx, sims = self.model.similar_indexes(i, n)
         results = [
-            s.SimilarFilm(**self.film(j), rank=r + 1, similarity=float(v))
-            for r, (j, v) in enumerate(zip(idx.tolist(), vals.tolist()))
+            s.SimilarFilm(**self.film(j), rank=r + 1, similarity=v)
+            for r, (j, v) in enumerate(zip(idx.tolist(), sims.tolist()))
         ]
         return s.SimilarFilms(item=self.item_ids[i], title=self.titles[i], results=results)
 
@@ -205,32 +182,18 @@ class Catalog:
         return n if diversity == 0 else max(n, MMR_CANDIDATES)
 
     def recommend(self, user: int, n: int, diversity: float) -> list[s.Recommendation]:
-        """Top-``n`` for a training user, films they rated left out (as ``model.recommend``, minus its batching)."""
-        with torch.no_grad():
-            scores = self.model._score_users(np.asarray([user], dtype=np.int64))[0].float().clone()
-        seen = self._seen_indices[self._seen_indptr[user]:self._seen_indptr[user + 1]]
-        if len(seen):
-            scores[torch.from_numpy(seen)] = -math.inf
-        vals, idx = torch.topk(scores, min(self._width(n, diversity), len(scores)))
-        items = idx.numpy().astype(np.int64)
-        # the model ranks on raw scores and turns only the returned ones into what it shows (stars)
-        shown = self.model._output_scores(np.asarray([user], dtype=np.int64), items[None, :], vals.numpy()[None, :])[0]
-        return self._ranked(items, np.asarray(shown, dtype=np.float32), n, diversity)
+        """Top-``n`` for a training user, films they rated left out, scored as ``model.recommend`` shows them."""
+        items, scores = self.model.recommend_indexes(np.asarray([user], dtype=np.int64), self._width(n, diversity))
+        return self._ranked(items[0], scores[0], n, diversity)
 
-    def _fold_in(self, ratings: tuple[tuple[int, float], ...]) -> tuple[torch.Tensor, float]:
+    def _fold_in(self, ratings: tuple[tuple[int, float], ...]) -> tuple[np.ndarray, float]:
         items = self.model.item_ids_[np.asarray([i for i, _ in ratings], dtype=np.int64)]
-        vector, bias = self.model.fold_in(items, [r for _, r in ratings])  # type: ignore[attr-defined]
-        return torch.from_numpy(np.asarray(vector, dtype=np.float32)), float(bias)
+        vector, bias = self.model.fold_in(items, [r for _, r in ratings])
+        return vector, float(bias)
 
-    def _new_user_scores(self, ratings: Sequence[tuple[int, float]]) -> torch.Tensor:
+    def _folded_in(self, ratings: Sequence[tuple[int, float]]) -> tuple[np.ndarray, float]:
         # the same ratings give the same vector: a page changing lambda does not fold in again
-        p, bias = self._fold_in_cached(tuple(sorted(ratings)))
-        with torch.no_grad():
-            logits = self._q @ p + self._bi
-            if self.predicts_ratings and self.rating_scale is not None:
-                lo, hi = self.rating_scale
-                return lo + (hi - lo) * torch.sigmoid(logits + bias + self._global_bias)
-            return logits
+        return self._fold_in_cached(tuple(sorted(ratings)))
 
     def require_fold_in(self) -> None:
         if not self.can_fold_in:
@@ -244,10 +207,10 @@ class Catalog:
         self.require_fold_in()
         if not ratings:
             return []
-        scores = self._new_user_scores(ratings).clone()
-        scores[torch.as_tensor([i for i, _ in ratings], dtype=torch.int64)] = -math.inf
-        vals, idx = torch.topk(scores, min(self._width(n, diversity), len(scores)))
-        return self._ranked(idx.numpy().astype(np.int64), vals.numpy(), n, diversity)
+        vector, bias = self._folded_in(ratings)
+        items, scores = self.model.recommend_new_user_indexes(vector, bias, self._width(n, diversity),
+                                                              exclude=[i for i, _ in ratings])
+        return self._ranked(items, scores, n, diversity)
 
     def predict(self, user: int, item: int) -> float:
         self.require_ratings()
@@ -258,7 +221,8 @@ class Catalog:
         self.require_fold_in()
         if not ratings:
             raise ServiceConflict("this new user has rated nothing yet; rate a film first, then ask for predictions.")
-        return float(self._new_user_scores(ratings)[item])
+        vector, bias = self._folded_in(ratings)
+        return float(self.model.predict_new_user(vector, bias, self.model.item_ids_[[item]])[0])
 
     def require_ratings(self) -> None:
         if not self.predicts_ratings or self.rating_scale is None:
@@ -292,36 +256,34 @@ class Catalog:
         return pairs
 
     # ------------------------------------------------------------------ the map
-    def _map_json(self) -> bytes | None:
-        if self.vectors is None:
-            return None
-        x = self.vectors.astype(np.float64)
-        # films rated a handful of times keep vectors near their random start; fitted on them, the
-        # first component would mostly tell rare from popular films
-        min_ratings = min(MAP_MIN_RATINGS, int(self.n_ratings.max()))
-        fit = self.n_ratings >= min_ratings
-        if fit.sum() < 3:
-            fit[:] = True
-        x -= x[fit].mean(axis=0)
-        # PCA from the (dim x dim) covariance: as exact as an SVD of the vectors, and far cheaper
-        eigval, eigvec = np.linalg.eigh(x[fit].T @ x[fit])
-        order = np.argsort(eigval)[::-1]
-        eigval, vt = np.clip(eigval[order], 0.0, None), eigvec[:, order].T
-        k = min(2, vt.shape[0])
-        # a component's sign is arbitrary: fix it (largest loading positive) so every start draws the same map
-        signs = np.sign(vt[np.arange(k), np.abs(vt[:k]).argmax(axis=1)])
-        coords = np.zeros((len(x), 2))
-        coords[:, :k] = (x @ vt[:k].T) * np.where(signs == 0, 1.0, signs)
-        total = float(eigval.sum())
-        share = [float(v / total) if total > 0 else 0.0 for v in eigval[:k]] + [0.0] * (2 - k)
-        xs, ys = np.round(coords[:, 0], 4).tolist(), np.round(coords[:, 1], 4).tolist()
+    def _map_json(self) -> bytes:
+        # the same projection as `embrec plot map --method pca`: one function, one set of axes
+        layout = pca_layout(self.model)
+        xs, ys = np.round(layout.coords[:, 0], 4).tolist(), np.round(layout.coords[:, 1], 4).tolist()
         points = [
             s.MapPoint(item=self.item_ids[i], title=self.titles[i], genres=self.genres[i],
                        n_ratings=int(self.n_ratings[i]), x=xs[i], y=ys[i])
-            for i in range(len(x))
+            for i in range(len(xs))
         ]
-        film_map = s.FilmMap(explained_variance=(share[0], share[1]), min_ratings=min_ratings, points=points)
+        film_map = s.FilmMap(explained_variance=layout.explained_variance, min_ratings=layout.min_ratings, points=points)
         return film_map.model_dump_json(by_alias=True).encode()
+
+
+def _diversity_features(
+    vectors: np.ndarray | None, meta: pd.DataFrame | None, n_items: int
+) -> tuple[Any, Literal["cosine", "jaccard"]] | None:
+    """What MMR measures similarity by: item vectors, or shared genres for models without them."""
+    if vectors is not None:
+        return np.ascontiguousarray(vectors, dtype=np.float32), "cosine"
+    genres = genre_matrix(meta) if meta is not None and len(meta) == n_items else None
+    return None if genres is None else (genres.toarray(), "jaccard")
+
+
+def _metadata_column(meta: pd.DataFrame | None, name: str, n_items: int) -> list[Any]:
+    """A metadata column as Python objects; ``None`` for every item when the metadata lacks it."""
+    if meta is None or len(meta) != n_items or name not in meta.columns:
+        return [None] * n_items
+    return list(meta[name].to_numpy(dtype=object))
 
 
 def _native_ids(ids: np.ndarray) -> list[int | str]:
@@ -373,7 +335,7 @@ class ServiceState:
 
 
 def _state(request: Request) -> ServiceState:
-    return request.app.state.service  # type: ignore[no-any-return]
+    return request.app.state.service
 
 
 State = Annotated[ServiceState, Depends(_state)]
@@ -446,9 +408,9 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from embrec.models import load
+        from embrec.runs import Run
 
-        model = load(str(run_path))
+        model = Run.open(run_path).model
         catalog = Catalog(model)
         storage = Storage(url)
         app.state.service = ServiceState(catalog, storage)
@@ -491,7 +453,7 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ films
     @app.get("/api/films", response_model=s.SearchResults, tags=["films"])
-    async def search_films(
+    def search_films(
         state: State,
         q: Annotated[str, Query(max_length=200, description="Part of a title, any case; empty: the most rated films.")] = "",
         limit: Annotated[int, Query(ge=1, le=MAX_N, description=f"Most results, 1 to {MAX_N}.")] = 20,
@@ -500,20 +462,20 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         return state.catalog.search(q, limit)
 
     @app.get("/api/films/{item_id}", response_model=s.FilmDetails, responses=_NOT_FOUND, tags=["films"])
-    async def film(state: State, item_id: ItemId) -> s.FilmDetails:
+    def film(state: State, item_id: ItemId) -> s.FilmDetails:
         """A film's title, year, genres and number of training ratings."""
         return state.catalog.details(state.catalog.item_pos(item_id))
 
     @app.get("/api/films/{item_id}/similar", response_model=s.SimilarFilms, responses={**_NOT_FOUND, **_CONFLICT},
              tags=["films"])
-    async def similar_films(state: State, item_id: ItemId, n: N = 10) -> s.SimilarFilms:
+    def similar_films(state: State, item_id: ItemId, n: N = 10) -> s.SimilarFilms:
         """The ``n`` films closest to this one (cosine similarity of item vectors)."""
         return state.catalog.similar(state.catalog.item_pos(item_id), n)
 
     @app.get("/api/map", response_model=s.FilmMap, responses=_CONFLICT, tags=["films"])
     async def film_map(state: State) -> Response:
-        """2-D coordinates of every film: the first two principal components of the item vectors
-        (fitted on the films with at least ``min_ratings`` training ratings)."""
+        """2-D coordinates of every film: the first two principal components of the unit-length item vectors
+        (fitted on the films with at least ``min_ratings`` training ratings), as ``embrec plot map`` draws them."""
         if state.catalog.map_json is None:
             raise ServiceConflict(f"model {state.catalog.model.name!r} has no item vectors, so there is no film map.")
         return Response(state.catalog.map_json, media_type="application/json")
@@ -521,7 +483,7 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
     # ------------------------------------------------------------------ users of the training data
     @app.get("/api/users/{user_id}/recommendations", response_model=s.Recommendations,
              responses={**_NOT_FOUND, **_CONFLICT}, tags=["users"])
-    async def recommend(state: State, user_id: UserId, n: N = 10, diversity: Diversity = 0.0) -> s.Recommendations:
+    def recommend(state: State, user_id: UserId, n: N = 10, diversity: Diversity = 0.0) -> s.Recommendations:
         """Top-``n`` films for a user of the training data, films they rated left out."""
         c = state.catalog
         u = c.user_pos(user_id)
@@ -530,7 +492,7 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
 
     @app.get("/api/users/{user_id}/predictions/{item_id}", response_model=s.Prediction,
              responses={**_NOT_FOUND, **_CONFLICT}, tags=["users"])
-    async def predict(state: State, user_id: UserId, item_id: ItemId) -> s.Prediction:
+    def predict(state: State, user_id: UserId, item_id: ItemId) -> s.Prediction:
         """The rating the model predicts this user gives this film (rating models only)."""
         c = state.catalog
         u, i = c.user_pos(user_id), c.item_pos(item_id)
@@ -564,8 +526,8 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         """Store ratings (all or none; rating a film again replaces it) and return recommendations folded in
         from every rating the user has stored."""
         state.catalog.require_fold_in()
-        single = isinstance(body, s.RatingIn)
-        pairs = state.catalog.check_ratings(s.RatingsIn(ratings=[body]) if single else body, single=single)
+        many = s.RatingsIn(ratings=[body]) if isinstance(body, s.RatingIn) else body
+        pairs = state.catalog.check_ratings(many, single=isinstance(body, s.RatingIn))
         user = state.storage.add_ratings(user_id, [(state.catalog.item_key(i), r) for i, r in pairs])
         return state.with_recommendations(user, n, diversity)
 

@@ -185,8 +185,11 @@ class MapPoint(BaseModel):
 class FilmMap(BaseModel):
     """Every film placed in 2-D by the first two principal components of its item vector.
 
-    The components are fitted on the films with at least ``min_ratings`` training ratings (the
-    vectors of rarely rated films are mostly noise); every film is then projected.
+    The vectors are scaled to unit length (the cosine geometry of similar films) and the
+    components fitted on the films with at least ``min_ratings`` training ratings (the vectors of
+    rarely rated films are mostly noise; 0 when fewer than three films have that many, and every
+    film shaped them); every film is then projected. ``embrec plot map --method pca`` draws the
+    same coordinates (:func:`embrec.viz.maps.pca_layout`).
     """
 
     explained_variance: tuple[float, float] = Field(description="Share of the fitted vectors' variance along x and y.")

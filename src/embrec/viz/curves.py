@@ -18,26 +18,16 @@ __all__ = ["training_curves", "metric_distributions", "tradeoff_figure", "metric
 
 _TRAIN, _VAL = "#1f77b4", "#d62728"
 _MODEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
-_LABELS = {
-    "ndcg": "NDCG@k",
-    "recall": "recall@k",
-    "precision": "precision@k",
-    "map": "MAP@k",
-    "mrr": "MRR@k",
-    "hit": "hit rate@k",
-    "diversity": "diversity (ILD, embedding cosine distance)",
-    "genre_diversity": "genre diversity (ILD, Jaccard distance)",
-    "novelty": "novelty (self-information, bits)",
-    "epc": "EPC (expected popularity complement)",
-    "exercise_diversity": "the exercise's scaled diversity",
-    "coverage": "catalogue coverage",
-    "gini": "Gini index of exposure",
-    "arp": "average recommendation popularity",
-}
 
 
 def _label(metric: str) -> str:
-    return _LABELS.get(metric, metric)
+    """The axis label of a catalogue metric (the name itself for anything else, such as ``lambda``)."""
+    from embrec.evaluation.catalog import METRICS
+
+    for entry in METRICS:
+        if entry.name == metric:
+            return entry.axis_label
+    return metric
 
 
 def _tidy(ax: Any) -> None:
@@ -138,12 +128,12 @@ def tradeoff_figure(
 ) -> Any:
     """The accuracy / diversity / novelty trade-off of a re-ranking sweep.
 
-    ``sweep`` is :func:`embrec.evaluation.rerank.sweep`'s frame (a ``lambda`` column and metric
+    ``sweep`` is :func:`embrec.evaluation.sweep`'s frame (a ``lambda`` column and metric
     columns). One panel per ``beyond`` metric, accuracy on the y axis, each point labelled with
     its λ; the line follows λ from 0 (the model's own order) upwards.
     """
     if not isinstance(sweep, pd.DataFrame) or "lambda" not in sweep.columns:
-        raise DataError("tradeoff_figure takes the DataFrame returned by embrec.evaluation.rerank.sweep (with a 'lambda' column).")
+        raise DataError("tradeoff_figure takes the DataFrame returned by embrec.evaluation.sweep (with a 'lambda' column).")
     if accuracy not in sweep.columns:
         raise DataError(f"the sweep has no {accuracy!r} column; it has {', '.join(map(str, sweep.columns))}.")
     shown = [m for m in beyond if m in sweep.columns and sweep[m].notna().any()]

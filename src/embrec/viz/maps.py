@@ -9,7 +9,9 @@ Which films are on the map: every film with at least ``min_ratings`` training ra
 rated once or twice have embeddings that barely moved from their random start), plus every
 labelled film and, with ``user=``, the user's films and recommendations. Vectors are scaled
 to unit length first (``normalize=True``), so the map shows the cosine geometry that
-``similar_items`` uses; the projection is fitted on the films shown.
+``similar_items`` uses. PCA's axes are fitted on every film with at least ``min_ratings``
+training ratings and every film is placed on them (:func:`pca_layout`, which the web service's
+map uses too); t-SNE and UMAP are fitted on the films shown.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from embrec.viz.save import new_figure, save_figure
 __all__ = [
     "MapMethod",
     "EmbeddingMap",
+    "PcaLayout",
     "project",
+    "pca_layout",
     "main_genres",
     "embedding_map",
     "map_figure",
@@ -55,6 +59,8 @@ _PALETTE = [
     "#bcbd22", "#393b79",
 ]
 _GREY = "#a8a8a8"
+#: Fewer films than this with enough ratings to shape PCA's axes, and every film shapes them.
+_MIN_AXIS_FILMS = 3
 #: Share of the data range left free on each side, room for labels of points at the edge.
 _PAD = 0.1
 
@@ -90,16 +96,20 @@ def project(
     normalize: bool = True,
     perplexity: float | None = None,
     n_neighbors: int | None = None,
+    fit: Any | None = None,
 ) -> tuple[NDArray[np.float64], dict[str, Any]]:
     """2-D coordinates of ``vectors`` and facts about the projection.
 
     Args:
         vectors: ``(n, dim)`` item vectors.
-        method: ``"pca"`` (scikit-learn), ``"tsne"`` (scikit-learn) or ``"umap"`` (umap-learn).
-        seed: random state of t-SNE and UMAP (PCA is deterministic).
+        method: ``"pca"``, ``"tsne"`` (scikit-learn) or ``"umap"`` (umap-learn).
+        seed: random state of t-SNE and UMAP (PCA is deterministic: each axis's largest
+            loading is positive).
         normalize: scale rows to unit length first (cosine geometry).
         perplexity: t-SNE's perplexity (default ``min(30, (n - 1) / 3)``).
         n_neighbors: UMAP's neighbourhood size (default ``min(15, n - 1)``).
+        fit: PCA only: boolean mask of the rows that shape the axes (default all); every row
+            is placed on them.
 
     Returns:
         ``(coords, info)``; ``info`` holds ``explained_variance`` (PCA: share of variance per
@@ -119,11 +129,12 @@ def project(
     if x.shape[1] < 2:
         x = np.hstack([x, np.zeros((n, 2 - x.shape[1]))])
     if method == "pca":
-        from sklearn.decomposition import PCA
-
-        pca = PCA(n_components=2, random_state=seed)
-        coords = pca.fit_transform(x)
-        return coords, {"explained_variance": [float(v) for v in pca.explained_variance_ratio_]}
+        mask = np.ones(n, dtype=bool) if fit is None else np.asarray(fit, dtype=bool)
+        if mask.shape != (n,):
+            raise DataError(f"fit must be a boolean mask of the {n} vectors, got shape {mask.shape}.")
+        return _pca(x, mask)
+    if fit is not None:
+        raise ConfigError(f"fit= shapes PCA's axes only; leave it out for method {method!r}.")
     if n < 4:
         raise DataError(f"{_METHOD_NAMES[method]} needs at least 4 films, got {n}; use method 'pca'.")
     if method == "tsne":
@@ -148,6 +159,63 @@ def project(
         warnings.simplefilter("ignore", RuntimeWarning)
         coords = reducer.fit_transform(x)
     return np.asarray(coords, dtype=np.float64), {"n_neighbors": k}
+
+
+def _pca(x: NDArray[np.float64], fit: NDArray[np.bool_]) -> tuple[NDArray[np.float64], dict[str, Any]]:
+    if fit.sum() < 2:
+        fit = np.ones(len(x), dtype=bool)
+    x = x - x[fit].mean(axis=0)
+    # PCA from the (dim x dim) covariance: as exact as an SVD of the vectors, and far cheaper
+    eigval, eigvec = np.linalg.eigh(x[fit].T @ x[fit])
+    order = np.argsort(eigval)[::-1]
+    eigval, axes = np.clip(eigval[order], 0.0, None), eigvec[:, order[:2]].T
+    # an axis's sign is arbitrary: fix it (largest loading positive) so every run draws the same map
+    signs = np.sign(axes[np.arange(2), np.abs(axes).argmax(axis=1)])
+    axes = axes * np.where(signs == 0, 1.0, signs)[:, None]
+    total = float(eigval.sum())
+    share = [float(v / total) if total > 0 else 0.0 for v in eigval[:2]]
+    return x @ axes.T, {"explained_variance": share}
+
+
+@dataclass(frozen=True)
+class PcaLayout:
+    """Every item of a model on the first two principal components of its vector.
+
+    Attributes:
+        coords: ``(n_items, 2)``, in the model's item order.
+        explained_variance: share of the fitted vectors' variance along each axis.
+        min_ratings: films with at least this many training ratings shaped the axes (0: every
+            film did, because fewer than three had that many).
+    """
+
+    coords: NDArray[np.float64]
+    explained_variance: tuple[float, float]
+    min_ratings: int
+
+
+def pca_layout(model: Recommender, *, min_ratings: int = 10, normalize: bool = True) -> PcaLayout:
+    """The PCA map of a model's items: the web page's map and ``embrec plot map --method pca``.
+
+    The axes are fitted on the films with at least ``min_ratings`` training ratings (the
+    vectors of rarely rated films barely moved from their random start; fitted on them, the
+    first axis would mostly tell rare from popular films), or on every film when fewer than
+    three have that many; every film is then placed on them.
+    """
+    if not isinstance(model, Recommender):
+        raise ConfigError(f"pca_layout takes a fitted Recommender, got {type(model).__name__}.")
+    model._check_fitted()
+    vectors = model.item_vectors()
+    if vectors is None:
+        raise ConfigError(f"model {model.name!r} has no item embeddings to map; train an embedding model.")
+    if isinstance(min_ratings, bool) or not isinstance(min_ratings, (int, np.integer)) or min_ratings < 0:
+        raise ConfigError(f"min_ratings must be an integer >= 0, got {min_ratings!r}.")
+    counts = np.asarray(model.seen_.sum(axis=0)).ravel()
+    fit = counts >= min_ratings
+    if fit.sum() < _MIN_AXIS_FILMS:
+        fit[:], min_ratings = True, 0
+    coords, info = project(vectors, "pca", normalize=normalize, fit=fit)
+    ev = info["explained_variance"]
+    return PcaLayout(coords=coords, explained_variance=(ev[0], ev[1]), min_ratings=int(min_ratings))
 
 
 # --------------------------------------------------------------------------- the layout
@@ -322,7 +390,11 @@ def embedding_map(
         raise DataError(
             f"only {len(keep)} film(s) have at least {min_ratings} training ratings; lower min_ratings to map more films."
         )
-    coords, info = project(np.asarray(vectors)[keep], method, seed=seed, normalize=normalize)
+    if method == "pca":  # the axes of every film with enough ratings, whichever films are shown
+        layout = pca_layout(model, min_ratings=int(min_ratings), normalize=normalize)
+        coords, info = layout.coords[keep], {"explained_variance": list(layout.explained_variance)}
+    else:
+        coords, info = project(np.asarray(vectors)[keep], method, seed=seed, normalize=normalize)
     points = stats.iloc[keep].reset_index(drop=True)
     points["x"] = coords[:, 0]
     points["y"] = coords[:, 1]

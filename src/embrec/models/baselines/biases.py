@@ -11,26 +11,22 @@ import torch
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.baselines import BaselineConfig
-from embrec.models.registry import register
+from embrec.models.config import ModelConfig, NonNegative
 
 __all__ = ["BiasConfig", "BiasRecommender"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class BiasConfig(BaselineConfig):
+class BiasConfig(ModelConfig):
     """Configuration of :class:`BiasRecommender`."""
 
-    _label: ClassVar[str] = "biases"
+    model_name: ClassVar[str] = "biases"
 
-    item_damping: float = 5.0
+    item_damping: NonNegative = 5.0
     """Pseudo-ratings at the global mean added to each item: pulls the bias of rarely rated
     items towards 0."""
-    user_damping: float = 5.0
+    user_damping: NonNegative = 5.0
     """Pseudo-ratings added to each user, as ``item_damping``."""
-
-    def __post_init__(self) -> None:
-        self._check_number("item_damping", "user_damping")
 
 
 def _damped_mean(index: np.ndarray, values: np.ndarray, size: int, damping: float) -> np.ndarray:
@@ -40,7 +36,6 @@ def _damped_mean(index: np.ndarray, values: np.ndarray, size: int, damping: floa
     return np.divide(total, denominator, out=np.zeros(size), where=denominator > 0)
 
 
-@register
 class BiasRecommender(Recommender):
     """Predicts ``mu + b_u + b_i`` stars, with damped means as biases.
 
@@ -71,6 +66,7 @@ class BiasRecommender(Recommender):
         n_items, n_users = train.n_items, train.n_users
         item_bias = _damped_mean(train.items, r - mu, n_items, cfg.item_damping)
         user_bias = _damped_mean(train.users, r - mu - item_bias[train.items], n_users, cfg.user_damping)
+        self.resolved_config_ = cfg  # nothing is left to decide
         self.global_mean_ = np.float32(mu)
         self.item_bias_ = item_bias.astype(np.float32)
         self.user_bias_ = user_bias.astype(np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,9 +17,8 @@ from threadpoolctl import threadpool_limits
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, TrainingError
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.baselines import BaselineConfig
-from embrec.models.registry import register
-from embrec.models.training import resolve_device
+from embrec.models.config import Device, ModelConfig, Positive, PositiveInt
+from embrec.models.devices import resolve_device
 
 __all__ = ["EASEConfig", "EASERecommender", "ease_weights"]
 
@@ -26,35 +26,30 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class EASEConfig(BaselineConfig):
+class EASEConfig(ModelConfig):
     """Configuration of :class:`EASERecommender`."""
 
-    _label: ClassVar[str] = "ease"
+    model_name: ClassVar[str] = "ease"
+    renamed_keys: ClassVar[Mapping[str, str]] = {"regularization": "weight_decay"}
 
-    regularization: float = 250.0
+    weight_decay: Positive = 250.0
     """L2 penalty ``lambda`` added to the diagonal of the item-item Gram matrix. NDCG@10 on random
     90/10 splits (seed 42) was flat from 200 to 300: 0.305 on ml-100k and 0.243 on ml-latest-small
     at 250, against 0.300 and 0.239 at 500 and 0.290 and 0.230 at 1,000. Larger data usually wants more."""
-    max_items: int = 30_000
+    max_items: PositiveInt = 30_000
     """Largest catalogue accepted: memory and time grow as ``n_items**2`` and ``n_items**3``
     (30,000 items already need about 7 GB while fitting)."""
-    device: str = "auto"
+    device: Device = "auto"
     """Where the Gram matrix is factorised: ``auto`` (CUDA when present, else CPU), ``cpu``,
     ``cuda`` or ``cuda:N``."""
-    threads: int | None = 1
+    threads: PositiveInt | None = 1
     """BLAS threads while factorising on the CPU (``None``: BLAS's default, every core). On the shared
     2-core development machine two threads took 4.9 s at best but 13 s in the median on ml-latest-small,
     one thread a steady 8.2 s (``docs/benchmarks.md``); on a dedicated many-core machine ``None`` is faster."""
 
-    def __post_init__(self) -> None:
-        self._check_number("regularization", strict=True)
-        self._check_whole("max_items")
-        self._check_whole("threads", allow_none=True)
-        self._check_device()
-
 
 def ease_weights(
-    x: sp.spmatrix, regularization: float, device: torch.device | str = "cpu", *, threads: int | None = None
+    x: sp.spmatrix, weight_decay: float, device: torch.device | str = "cpu", *, threads: int | None = None
 ) -> np.ndarray:
     """The EASE item-item matrix ``B`` of a binary users x items matrix ``x``.
 
@@ -63,21 +58,21 @@ def ease_weights(
     inverse: LAPACK's ``spotrf``/``spotri`` on the CPU (``threads`` BLAS threads; ``None`` leaves
     BLAS's own setting), ``torch.linalg.cholesky``/``torch.cholesky_inverse`` on a GPU. That is
     several times faster than a float64 ``numpy.linalg.inv`` and agrees with it to about 1e-6 of
-    the largest weight (``benchmarks/bench_ease.py``).
+    the largest weight (``benchmarks/bench_ease.py``). ``weight_decay`` is the paper's ``lambda``.
 
     Returns:
         ``B`` as a C-contiguous float32 ``(n_items, n_items)`` array.
 
     Raises:
-        TrainingError: the factorisation failed (``regularization`` far too small).
+        TrainingError: the factorisation failed (``weight_decay`` far too small).
     """
     device = torch.device(device)
     x = sp.csr_matrix(x, dtype=np.float32)
     if device.type == "cpu":
         with threadpool_limits(threads, "blas"):
-            inverse = _inverse_cpu(x, float(regularization))
+            inverse = _inverse_cpu(x, float(weight_decay))
     else:
-        inverse = _inverse_torch(x, float(regularization), device)
+        inverse = _inverse_torch(x, float(weight_decay), device)
     scale = -np.diagonal(inverse).copy()
     inverse /= scale  # column j divided by -P_jj
     np.fill_diagonal(inverse, 0.0)
@@ -86,8 +81,8 @@ def ease_weights(
 
 def _not_positive_definite(regularization: float, detail: object) -> TrainingError:
     return TrainingError(
-        f"the EASE Gram matrix could not be factorised with regularization={regularization!r} ({detail}); "
-        "raise regularization (for example to 500)."
+        f"the EASE Gram matrix could not be factorised with weight_decay={regularization!r} ({detail}); "
+        "raise weight_decay (for example to 500)."
     )
 
 
@@ -135,7 +130,6 @@ def _inverse_torch(x: sp.csr_matrix, regularization: float, device: torch.device
     return torch.cholesky_inverse(factor).cpu().numpy()
 
 
-@register
 class EASERecommender(Recommender):
     """Embarrassingly Shallow Autoencoder: ``score(u) = x_u B`` with ``B`` from a closed form.
 
@@ -160,8 +154,9 @@ class EASERecommender(Recommender):
                 "use the 'als' or 'embedding' model, or filter rare items first."
             )
         device = resolve_device(cfg.device)
+        self.resolved_config_ = cfg.replace(device=str(device))
         start = time.perf_counter()
-        self.weights_ = ease_weights(self.seen_, cfg.regularization, device, threads=cfg.threads)
+        self.weights_ = ease_weights(self.seen_, cfg.weight_decay, device, threads=cfg.threads)
         self.train_seconds_ = time.perf_counter() - start
         self.device_ = str(device)
         self.data_fingerprint_ = train.fingerprint()

@@ -10,20 +10,18 @@ import torch
 
 from embrec.data.interactions import Interactions
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.baselines import BaselineConfig
-from embrec.models.registry import register
+from embrec.models.config import ModelConfig
 
 __all__ = ["PopularityConfig", "PopularityRecommender"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class PopularityConfig(BaselineConfig):
+class PopularityConfig(ModelConfig):
     """Configuration of :class:`PopularityRecommender` (it has no settings)."""
 
-    _label: ClassVar[str] = "popularity"
+    model_name: ClassVar[str] = "popularity"
 
 
-@register
 class PopularityRecommender(Recommender):
     """Ranks items by the number of distinct training users who have them, the same list for everyone.
 
@@ -36,6 +34,7 @@ class PopularityRecommender(Recommender):
     config: PopularityConfig
 
     def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
+        self.resolved_config_ = self.config  # nothing is left to decide
         # seen_ is the de-duplicated binary matrix, so column counts are distinct users
         self.item_counts_ = np.diff(self.seen_.tocsc().indptr).astype(np.float32)
 

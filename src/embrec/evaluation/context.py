@@ -1,0 +1,238 @@
+"""What every set of lists is scored against, built once per split.
+
+:class:`EvaluationContext` holds the evaluated users (test users with at least one relevant test
+item), their relevant items, training popularity and item genres; it lines a model up with the
+split and ranks for it. :class:`ScoringContext` is one set of top-``k`` lists together with
+everything a metric of the catalogue (:mod:`embrec.evaluation.catalog`) may read beside them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from embrec.data.splits import Split
+from embrec.errors import ConfigError, DataError
+from embrec.evaluation.genres import genre_matrix
+from embrec.metrics import item_popularity
+
+if TYPE_CHECKING:
+    from embrec.models.base import Recommender
+
+__all__ = ["EvaluationContext", "ModelView", "ScoringContext"]
+
+# Test pairs predicted per call, so RMSE on a large test set stays within memory.
+_PREDICT_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """One set of top-``k`` lists and everything the catalogue's metrics may read beside them.
+
+    Attributes:
+        recs: ``(n_users, k)`` item indexes of the split's vocabulary, ``-1`` padding.
+        truth: ``(n_users, n_items)`` boolean relevance, rows aligned with ``recs``.
+        k: list length.
+        n_items: size of the item vocabulary (the catalogue of coverage and Gini).
+        item_user_counts: training users per item.
+        n_training_users: users with at least one training interaction.
+        item_vectors: ``(n_items, d)`` item embeddings in the split's item order, if any.
+        genres: binary ``(n_items, n_genres)`` matrix, if the data has genres.
+        predictions: predicted ratings of test pairs (stars), if a model predicts ratings.
+        ratings: the true ratings of those same test pairs.
+    """
+
+    recs: NDArray[np.int64]
+    truth: sp.csr_matrix
+    k: int
+    n_items: int
+    item_user_counts: NDArray[np.int64]
+    n_training_users: int
+    item_vectors: NDArray[np.float64] | None = None
+    genres: sp.csr_matrix | None = None
+    predictions: NDArray[np.float64] | None = None
+    ratings: NDArray[np.float64] | None = None
+
+    @property
+    def n_users(self) -> int:
+        return int(self.recs.shape[0])
+
+
+@dataclass
+class ModelView:
+    """A model's indexes lined up with the split's vocabulary."""
+
+    users: NDArray[np.int64]  # the model's index of each evaluated user
+    to_split: NDArray[np.int64] | None  # split item index of each model item (None: identical)
+    vectors: NDArray[np.float64] | None  # item vectors in split item order
+
+
+@dataclass
+class EvaluationContext:
+    """What every model (or set of saved lists) is scored against: users, relevance, popularity, genres."""
+
+    split: Split
+    k: int
+    threshold: float | None
+    users: NDArray[np.int64]
+    truth: sp.csr_matrix
+    item_user_counts: NDArray[np.int64]
+    n_training_users: int
+    genres: sp.csr_matrix | None
+
+    @classmethod
+    def build(cls, split: Split, *, k: int, threshold: float | None) -> EvaluationContext:
+        """The evaluated users of ``split`` (a relevant test item each) and what they are scored on.
+
+        Raises:
+            DataError: ``split`` is not a :class:`Split`, or no test user has a relevant item.
+            ConfigError: a bad ``k`` or ``threshold``.
+        """
+        if not isinstance(split, Split):
+            raise DataError(f"split must be a Split (see make_split), got {type(split).__name__}.")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ConfigError(f"k must be a positive integer (the list length), got {k!r}; pass for example k=10.")
+        test = split.test
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(float(threshold))
+        ):
+            raise ConfigError(f"threshold must be a finite rating or None, got {threshold!r}; pass for example threshold=4.0.")
+        used = None if test.ratings is None or threshold is None else float(threshold)
+        keep = np.ones(test.n_ratings, dtype=bool) if used is None else test.ratings >= used
+        n_users, n_items = test.n_users, test.n_items
+        rel = sp.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=np.bool_), (test.users[keep], test.items[keep])), shape=(n_users, n_items)
+        )
+        rel.sum_duplicates()
+        users = np.flatnonzero(np.diff(rel.indptr) > 0).astype(np.int64)
+        if users.size == 0:
+            span, lower = "", "a lower threshold"
+            if test.ratings is not None and test.n_ratings:
+                span = f" (they run from {test.ratings.min():g} to {test.ratings.max():g})"
+                lower = f"a lower threshold, such as threshold={test.ratings.max():g},"
+            raise DataError(
+                f"no test user has a relevant item: none of the {test.n_ratings:,} test ratings is >= "
+                f"threshold={used}{span}; pass {lower} or threshold=None to count every test item."
+            )
+        counts, n_train = item_popularity(split.train.to_csr("ones"))
+        return cls(
+            split=split,
+            k=int(k),
+            threshold=used,
+            users=users,
+            truth=rel[users],
+            item_user_counts=counts,
+            n_training_users=n_train,
+            genres=genre_matrix(split.train.item_metadata),
+        )
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        """The evaluated users' own ids, the rows of every table."""
+        return self.split.train.user_ids[self.users]
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """The data's item ids, indexed by the item indexes of the lists."""
+        return self.split.train.item_ids
+
+    @property
+    def n_items(self) -> int:
+        return self.split.train.n_items
+
+    def scoring(
+        self,
+        recs: NDArray[np.int64],
+        *,
+        item_vectors: NDArray[np.float64] | None = None,
+        predictions: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+    ) -> ScoringContext:
+        """``recs`` (one row per evaluated user) with everything the catalogue's metrics read.
+
+        ``predictions`` is ``(predicted, true)`` ratings of the same test pairs, as from
+        :meth:`predictions`.
+        """
+        predicted, ratings = (None, None) if predictions is None else predictions
+        return ScoringContext(
+            recs=recs,
+            truth=self.truth,
+            k=self.k,
+            n_items=self.n_items,
+            item_user_counts=self.item_user_counts,
+            n_training_users=self.n_training_users,
+            item_vectors=item_vectors,
+            genres=self.genres,
+            predictions=predicted,
+            ratings=ratings,
+        )
+
+    def align(self, model: Recommender) -> ModelView:
+        """Line ``model`` up with the split, or explain why it was trained on other data."""
+        label = getattr(model, "name", type(model).__name__)
+        if not model.is_fitted:
+            raise DataError(f"model {label!r} is not fitted; fit it on split.train (or load a run) before evaluating.")
+        data_items = self.split.train.item_ids
+        model_items = np.asarray(model.item_ids_)
+        to_split: NDArray[np.int64] | None = None
+        if not (len(model_items) == len(data_items) and np.array_equal(model_items, data_items)):
+            to_split = pd.Index(data_items).get_indexer(model_items).astype(np.int64)
+            if (to_split < 0).any():
+                missing = model_items[to_split < 0]
+                raise DataError(
+                    f"model {label!r} knows {missing.size:,} item id(s) not in the evaluation data (such as "
+                    f"{missing[0]!r}): it was trained on other data. Evaluate it on the data and split it was trained on."
+                )
+        users = pd.Index(np.asarray(model.user_ids_)).get_indexer(self.user_ids).astype(np.int64)
+        if (users < 0).any():
+            missing = self.user_ids[users < 0]
+            raise DataError(
+                f"model {label!r} does not know {missing.size:,} evaluated user id(s) (such as {missing[0]!r}): "
+                "it was trained on other data. Evaluate it on the data and split it was trained on."
+            )
+        raw = model.item_vectors()
+        vectors = None
+        if raw is not None:
+            raw = np.asarray(raw, dtype=np.float64)
+            if to_split is None:
+                vectors = raw
+            else:
+                vectors = np.zeros((self.n_items, raw.shape[1]))
+                vectors[to_split] = raw
+        return ModelView(users=users, to_split=to_split, vectors=vectors)
+
+    def rank(
+        self, model: Recommender, n: int, view: ModelView | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Top-``n`` items (split indexes, ``-1`` padding) and scores of every evaluated user."""
+        view = view or self.align(model)
+        items, scores = model.recommend_indexes(view.users, n, exclude_seen=True)
+        items = np.asarray(items, dtype=np.int64)
+        if view.to_split is not None:
+            items = np.where(items >= 0, view.to_split[np.where(items >= 0, items, 0)], -1)
+        return items, np.asarray(scores, dtype=np.float64)
+
+    def predictions(self, model: Recommender) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """``(predicted, true)`` ratings of every test pair the model knows, or ``None`` when it
+        predicts no ratings, the data has none, or the model knows none of the pairs."""
+        test = self.split.test
+        if not bool(model.predicts_ratings) or test.ratings is None:
+            return None
+        user_ids, item_ids = test.user_ids[test.users], test.item_ids[test.items]
+        users = pd.Index(np.asarray(model.user_ids_)).get_indexer(user_ids)
+        items = pd.Index(np.asarray(model.item_ids_)).get_indexer(item_ids)
+        known = (users >= 0) & (items >= 0)
+        if not known.any():
+            return None
+        u, i = user_ids[known], item_ids[known]
+        predicted = np.concatenate(
+            [np.asarray(model.predict(u[s : s + _PREDICT_CHUNK], i[s : s + _PREDICT_CHUNK]), dtype=np.float64)
+             for s in range(0, u.size, _PREDICT_CHUNK)]
+        )
+        return predicted, np.asarray(test.ratings[known], dtype=np.float64)
