@@ -19,7 +19,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-
 from embrec.data.load import load_data  # noqa: E402
 from embrec.data.splits import make_split  # noqa: E402
 from embrec.metrics import mean_over_users, ndcg  # noqa: E402

@@ -18,7 +18,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-
 from embrec.data.load import load_data  # noqa: E402
 from embrec.data.splits import make_split  # noqa: E402
 from embrec.evaluation import evaluate, sweep  # noqa: E402

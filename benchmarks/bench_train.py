@@ -24,13 +24,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-from exercise_loop import run_exercise  # noqa: E402
-
 from embrec.cli._figures import test_figures  # noqa: E402
 from embrec.data.load import load_data  # noqa: E402
 from embrec.data.splits import make_split  # noqa: E402
 from embrec.models import create, preset  # noqa: E402
 from embrec.models.embedding import EmbeddingRecommender  # noqa: E402
+from exercise_loop import run_exercise  # noqa: E402
 
 DATA = Path(os.environ.get("EMBREC_DATA_DIR", "../shared/data"))
 

@@ -8,7 +8,7 @@ the validation loss computed over the held-out split after every epoch.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -6,7 +6,7 @@ time); seen items are masked through the rows of a sparse matrix, never a dense 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp

@@ -40,7 +40,7 @@ def recorded_options(info: dict[str, Any], key: str, where: Path | str) -> dict[
     return value
 
 
-def check_fingerprint(model: "Recommender", split: "Split", where: str, origin: str = "") -> None:
+def check_fingerprint(model: Recommender, split: Split, where: str, origin: str = "") -> None:
     """Refuse ``split`` unless its training part is what ``model`` recorded being trained on."""
     recorded = getattr(model, "data_fingerprint_", None)
     actual = split.train.fingerprint()
@@ -58,11 +58,11 @@ class Run:
     """A saved run: ``path``, the loaded ``model`` and its ``embrec.json`` (``info``)."""
 
     path: Path
-    model: "Recommender"
+    model: Recommender
     info: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: str | Path) -> "Run":
+    def open(cls, path: str | Path) -> Run:
         """Load the run folder at ``path`` (a :class:`ModelFileError` when it is missing or broken)."""
         from embrec.models import load
 
@@ -99,7 +99,7 @@ class Run:
         return {"data": data.to_dict(), "split": split.to_dict()}
 
     # ------------------------------------------------------------------ re-created data
-    def load_data(self, options: DataOptions | None = None) -> "Interactions":
+    def load_data(self, options: DataOptions | None = None) -> Interactions:
         """The data the run was trained on (``options`` replaces the recorded ones)."""
         chosen = options or self.data_options
         if chosen is None or (chosen.data is None and chosen.dataset is None):
@@ -109,7 +109,7 @@ class Run:
             )
         return chosen.load()
 
-    def make_split(self, data: "Interactions", options: SplitOptions | None = None, *, origin: str = "") -> "Split":
+    def make_split(self, data: Interactions, options: SplitOptions | None = None, *, origin: str = "") -> Split:
         """``data`` split as at training (``options`` replaces the recorded ones), fingerprint checked."""
         split = (options or self.split_options or SplitOptions()).apply(data)
         self.check(split, origin=origin)
@@ -117,11 +117,11 @@ class Run:
 
     def data_and_split(
         self, data: DataOptions | None = None, split: SplitOptions | None = None
-    ) -> tuple["Interactions", "Split"]:
+    ) -> tuple[Interactions, Split]:
         """The data and split the run was trained on, re-created and checked."""
         interactions = self.load_data(data)
         return interactions, self.make_split(interactions, split)
 
-    def check(self, split: "Split", *, origin: str = "") -> None:
+    def check(self, split: Split, *, origin: str = "") -> None:
         """Refuse ``split`` unless its training part is what this run was trained on."""
         check_fingerprint(self.model, split, str(self.path), origin)

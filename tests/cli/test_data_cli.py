@@ -11,9 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import embrec.data.datasets as datasets
-from embrec.cli.main import app
-
 from conftest import real_dataset
+from embrec.cli.main import app
 
 runner = CliRunner()
 

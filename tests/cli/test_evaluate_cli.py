@@ -12,13 +12,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from conftest import real_dataset
 from embrec.cli.evaluate_cmd import register
 from embrec.data.options import DataOptions, SplitMethod, SplitOptions
 from embrec.evaluation import evaluate
 from embrec.models import load
 from embrec.models.embedding import EmbeddingRecommender
-
-from conftest import real_dataset
 
 runner = CliRunner()
 

@@ -11,11 +11,10 @@ import pytest
 from sklearn.model_selection import train_test_split
 from typer.testing import CliRunner
 
+from conftest import real_dataset
 from embrec.cli.main import app
 from embrec.data.build import build_interactions
 from embrec.data.splits import make_split
-
-from conftest import real_dataset
 
 runner = CliRunner()
 

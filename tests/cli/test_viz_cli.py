@@ -9,9 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from embrec.cli.viz_cmd import register
-
 from conftest import real_dataset
+from embrec.cli.viz_cmd import register
 from viz.helpers import assert_picture, assert_svg, train_run, write_catalogue
 
 runner = CliRunner()

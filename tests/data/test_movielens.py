@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import real_dataset
 from embrec.data.load import load_data
 from embrec.data.movielens import (
     is_movielens_folder,
@@ -19,7 +20,6 @@ from embrec.data.movielens import (
     movielens_ratings_file,
 )
 from embrec.errors import DataError
-from conftest import real_dataset
 
 
 # --------------------------------------------------------------------------- real copies

@@ -11,12 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import train_test_split
 
+from conftest import real_dataset
 from embrec.data.build import build_interactions
 from embrec.data.interactions import Interactions
 from embrec.data.splits import Split, SplitMethod, make_split
 from embrec.errors import SplitError
-
-from conftest import real_dataset
 
 PER_USER = (SplitMethod.user, SplitMethod.temporal, SplitMethod.loo)
 
@@ -150,7 +149,7 @@ def test_cutoff_as_seconds_and_as_iso_date() -> None:
     assert make_split(data, "cutoff", cutoff="250").test_rows.tolist() == [2, 3]
     assert make_split(data, "cutoff", cutoff=299.5).test_rows.tolist() == [2, 3]
 
-    day = int(dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+    day = int(dt.datetime(2015, 1, 1, tzinfo=dt.UTC).timestamp())
     dated = build_interactions(["a", "a", "a"], [1, 2, 3], timestamps=[day - 1, day, day + 86_400])
     for text in ("2015-01-01", "2015-01-01T00:00:00", "2015-01-01T00:00:00Z", "2015-01-01T01:00:00+01:00"):
         got = make_split(dated, "cutoff", cutoff=text)

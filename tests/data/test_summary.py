@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import real_dataset
 from embrec.data.build import build_interactions
 from embrec.data.interactions import Interactions
 from embrec.data.load import load_data
 from embrec.data.summary import count_stats, summarize
-from conftest import real_dataset
 
 KEYS = {
     "name", "n_ratings", "n_users", "n_items", "density", "implicit", "rating_scale", "rating_histogram",

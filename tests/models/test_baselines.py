@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from conftest import real_dataset
 from embrec import models
 from embrec.data.build import build_interactions
 from embrec.data.interactions import Interactions
@@ -25,8 +26,6 @@ from embrec.models.baselines import (
     PopularityRecommender,
 )
 from embrec.models.baselines.ease import _inverse_torch, _mirror_lower, ease_weights
-
-from conftest import real_dataset
 
 
 def naive_ease(x: sp.spmatrix, regularization: float) -> np.ndarray:

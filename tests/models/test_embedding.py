@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import real_dataset
 from embrec.data.build import build_interactions
 from embrec.data.splits import make_split
 from embrec.errors import ConfigError, DataError, ModelFileError, TrainingError, UnknownIdError
 from embrec.models import EmbeddingConfig, load, preset
 from embrec.models.embedding import EmbeddingRecommender
 from embrec.models.io import FORMAT_VERSION
-
-from conftest import real_dataset
 
 
 def small(**kw):

@@ -9,11 +9,10 @@ import shutil
 
 import pytest
 
+from conftest import real_dataset
 from embrec.errors import ConfigError, DataError
 from embrec.report import build_report
 from embrec.runs import Run
-
-from conftest import real_dataset
 from viz.helpers import EVIL_TITLE, assert_picture, browser_or_skip, open_page, train_run
 
 

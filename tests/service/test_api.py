@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.helpers import IMG_TITLE, N_ITEMS, SCRIPT_TITLE, TestClient
 from embrec.models import load
+from service.helpers import IMG_TITLE, N_ITEMS, SCRIPT_TITLE, TestClient
 
 
 def new_user(client: TestClient) -> str:

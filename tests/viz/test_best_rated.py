@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import real_dataset
 from embrec.data.build import build_interactions
 from embrec.errors import ConfigError, DataError
 from embrec.viz.best_rated import (
@@ -20,8 +21,6 @@ from embrec.viz.best_rated import (
     item_rating_stats,
     perfect_score_films,
 )
-
-from conftest import real_dataset
 
 
 def small():

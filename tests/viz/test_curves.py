@@ -11,7 +11,6 @@ from embrec.evaluation import evaluate, sweep
 from embrec.models import create
 from embrec.viz.curves import metric_distributions, metric_intervals, tradeoff_figure, training_curves
 from embrec.viz.save import figure_data_uri, figure_png_bytes, save_figure
-
 from viz.helpers import assert_picture, assert_svg, train_run
 
 

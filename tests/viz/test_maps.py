@@ -21,7 +21,6 @@ from embrec.viz.maps import (
     project,
     save_map,
 )
-
 from viz.helpers import EVIL_TITLE, assert_picture, assert_svg, browser_or_skip, load_catalogue, open_page, train_run
 
 

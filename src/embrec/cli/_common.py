@@ -14,7 +14,8 @@ import json
 import re
 import shlex
 import sys
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console

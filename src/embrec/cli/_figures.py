@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +14,7 @@ if TYPE_CHECKING:
     from embrec.models.base import Recommender
 
 
-def test_figures(model: "Recommender", split: "Split", *, k: int = 10, threshold: float = 4.0) -> dict[str, Any]:
+def test_figures(model: Recommender, split: Split, *, k: int = 10, threshold: float = 4.0) -> dict[str, Any]:
     """``test_rmse`` (stars, rating models) and ``ndcg@k``/``recall@k`` on the held-out split.
 
     Relevant = test rating >= ``threshold`` (every test row for implicit data); seen training

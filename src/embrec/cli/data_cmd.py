@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from embrec.cli._common import cli_errors, console, err_console, print_json
+from embrec.cli._common import cli_errors, console, print_json
 from embrec.cli._options import data_options, load
 from embrec.data.options import DataOptions
 

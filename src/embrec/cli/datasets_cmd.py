@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -32,7 +32,7 @@ app = typer.Typer(no_args_is_help=True, help="List, describe and download the bu
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DataDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data-dir", help="Folder holding dataset folders (else $EMBREC_DATA_DIR, else the user cache)."),
 ]
 NameArg = Annotated[str, typer.Argument(help="A built-in dataset, such as ml-100k (see `embrec datasets list`).")]
@@ -61,7 +61,7 @@ def _scale(info: DatasetInfo) -> str:
     return f"{lo:g}-{hi:g} (step {step})"
 
 
-def _record(info: DatasetInfo, data_dir: Optional[Path]) -> dict[str, Any]:
+def _record(info: DatasetInfo, data_dir: Path | None) -> dict[str, Any]:
     path = locate_dataset(info.name, data_dir)
     record = info.to_dict()
     record["download_url"] = dataset_url(info.name)
@@ -145,7 +145,7 @@ def info_cmd(name: NameArg, data_dir: DataDirOpt = None, as_json: JsonFlag = Fal
 def download_cmd(
     name: NameArg,
     data_dir: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--data-dir", help="Where to put the dataset folder (default: the user cache)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Download again and replace the existing folder.")] = False,

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
-
-import math
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console
-from embrec.cli._options import DATA_PARAMS
+from embrec.cli._options import DataDirOption
 from embrec.data.options import DataOptions, SplitOptions
 
 #: The exercise's split: random 90/10 rows, seed 42.
 SPLIT = SplitOptions(test_fraction=0.1, seed=42)
-DataDir = DATA_PARAMS["data_dir"][0]
 
 
 def _titles_table(title: str, frame: Any, score: str) -> Table:
@@ -33,8 +31,8 @@ def _titles_table(title: str, frame: Any, score: str) -> Table:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's runs, tables and report.")] = Path("runs/demo"),
     dataset: Annotated[str, typer.Option("--dataset", help="Built-in dataset to tour.")] = "ml-latest-small",
-    data_dir: DataDir = None,
-    user: Annotated[Optional[str], typer.Option("--user", help="User whose recommendations are shown (default: the first).")] = None,
+    data_dir: DataDirOption = None,
+    user: Annotated[str | None, typer.Option("--user", help="User whose recommendations are shown (default: the first).")] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML report at the end.")] = True,
 ) -> None:
     """Data summary, training, recommendations, evaluation and the report, on ml-latest-small."""
@@ -77,7 +75,8 @@ def demo(
     ranker = fitted["embedding-ranking"]
     user_id = user if user is not None else split.train.user_ids[0]
     u = int(ranker.user_index(user_id)[0])
-    mine = split.train.take((split.train.users == u) & (split.train.ratings >= 4.5))
+    liked = split.train.ratings is not None and split.train.ratings >= 4.5
+    mine = split.train.take((split.train.users == u) & liked)
     console.print(f"user {user_id} rated highly: " + "; ".join(mine.titles(mine.items[:6])))
     console.print(_titles_table(f"top 10 for user {user_id} (films they rated are left out)",
                                 ranker.recommend(user_id, n=10), "score"))

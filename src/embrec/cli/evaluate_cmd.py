@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -37,15 +37,15 @@ _DEFAULT_CANDIDATES = 100  # embrec.evaluation.rerank.DEFAULT_CANDIDATES, withou
 _DEFAULT_RESAMPLES = 1000  # embrec.evaluation.stats.DEFAULT_RESAMPLES
 
 Runs = Annotated[
-    Optional[list[Path]],
+    list[Path] | None,
     typer.Argument(help="Run folders written by `embrec train`; the first is the baseline of the paired tests.", show_default=False),
 ]
 RecsFile = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--recs", help="Score saved or external lists instead of runs: CSV/Parquet with user, item, rank (and an optional model column).", show_default=False),
 ]
 SplitDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--split-dir", help="With --recs: a folder written by `embrec split` or --save-split (train.csv, test.csv, split.json).", show_default=False),
 ]
 K = Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")]
@@ -55,25 +55,25 @@ Threshold = Annotated[
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.", rich_help_panel=OUTPUT)]
 SaveRecs = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--save-recs", help="Write the evaluated lists as CSV: user,item,rank,score (with a leading model column for several runs).", rich_help_panel=OUTPUT),
 ]
 SaveSplit = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--save-split", help="Write the exact train.csv/test.csv evaluated on into this folder.", rich_help_panel=OUTPUT),
 ]
 Rerank = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--rerank", help="Re-rank each list before scoring: mmr:LAMBDA[:embedding|genres] (diversity) or novelty:LAMBDA.", show_default=False),
 ]
 RerankCandidates = Annotated[
     int, typer.Option("--rerank-candidates", min=1, help="Top items per user that --rerank chooses from.")
 ]
 Markdown = Annotated[
-    Optional[Path], typer.Option("--markdown", help="Write a Markdown report (each metric's mean and 95% interval) to this file.", rich_help_panel=OUTPUT)
+    Path | None, typer.Option("--markdown", help="Write a Markdown report (each metric's mean and 95% interval) to this file.", rich_help_panel=OUTPUT)
 ]
 CsvDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--csv", help="Write summary.csv, per_user_<run>.csv and comparisons.csv into this folder.", rich_help_panel=OUTPUT),
 ]
 Resamples = Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples of the confidence intervals and paired tests.")]
@@ -106,7 +106,7 @@ def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _print_tables(result: "EvaluationResult", source: str) -> None:
+def _print_tables(result: EvaluationResult, source: str) -> None:
     from embrec.evaluation.catalog import METRICS
     from embrec.evaluation.stats import format_interval
 
@@ -144,7 +144,7 @@ def _print_tables(result: "EvaluationResult", source: str) -> None:
 
 
 # --------------------------------------------------------------------------- the command
-def _runs_data_and_split(opened: "list[Run]", data_opts: DataOptions, split_opts: SplitOptions) -> tuple["Interactions", "Split", str, str]:
+def _runs_data_and_split(opened: list[Run], data_opts: DataOptions, split_opts: SplitOptions) -> tuple[Interactions, Split, str, str]:
     """The data and split to score runs on: the options given here, else the first run's record.
 
     Every run's training fingerprint is checked against the split's training part.
@@ -181,7 +181,7 @@ def _runs_data_and_split(opened: "list[Run]", data_opts: DataOptions, split_opts
     return interactions, the_split, data_origin, split_origin
 
 
-def _lists_split(split_dir: Optional[Path], data_opts: DataOptions, split_opts: SplitOptions) -> tuple["Interactions | None", "Split", str]:
+def _lists_split(split_dir: Path | None, data_opts: DataOptions, split_opts: SplitOptions) -> tuple[Interactions | None, Split, str]:
     """The split external lists are scored on: a saved split folder, or the data and split options."""
     if split_dir is not None:
         from embrec.data.split_files import load_split
@@ -231,7 +231,7 @@ def evaluate_command(
         raise ConfigError("give run folders to evaluate, or --recs FILE with --split-dir DIR, not both or neither.")
     if split_dir is not None and recs is None:
         raise ConfigError("--split-dir goes with --recs; runs re-create their own split.")
-    interactions: "Interactions | None"
+    interactions: Interactions | None
     if recs is not None:
         if rerank is not None:
             raise ConfigError("--rerank needs a model's scores; it applies to runs, not to --recs lists.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,7 +34,8 @@ def _settings(model: str, preset: str, objective: Objective | None, config_file:
     Later sources win: the preset, then ``--config``, then each ``--set``, then the named flags.
     """
     from embrec.models import registry
-    from embrec.models.config import parse_settings, preset as preset_config
+    from embrec.models.config import parse_settings
+    from embrec.models.config import preset as preset_config
 
     if model != "embedding" and (preset != "default" or objective is not None):
         raise ConfigError(f"--preset and --objective apply to the embedding model only, not to {model!r}.")
@@ -68,18 +69,18 @@ def train(
     data_opts: DataOptions,
     split_opts: SplitOptions,
     model: Annotated[str, typer.Option("--model", help="Model to train (see `embrec models`): embedding, or a baseline.", rich_help_panel=MODEL)] = "embedding",
-    preset: Annotated[Preset, typer.Option("--preset", help="Embedding model settings: default (measured best), notebook (the exercise as written), ranking.", rich_help_panel=MODEL)] = "default",
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A setting of the model, KEY=VALUE (repeat it); `embrec models --settings NAME` lists them.", rich_help_panel=MODEL, show_default=False)] = None,
-    config_file: Annotated[Optional[Path], typer.Option("--config", help="A TOML file of the model's settings (top-level KEY = VALUE lines); --set and the flags below win.", rich_help_panel=MODEL, show_default=False)] = None,
-    objective: Annotated[Optional[Objective], typer.Option("--objective", help="rating (MSE on scaled ratings) or ranking (softmax over items).", rich_help_panel=MODEL)] = None,
-    embedding_dim: Annotated[Optional[int], typer.Option("--embedding-dim", rich_help_panel=MODEL)] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", rich_help_panel=MODEL)] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", rich_help_panel=MODEL)] = None,
-    weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", rich_help_panel=MODEL)] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", rich_help_panel=MODEL)] = None,
-    model_seed: Annotated[Optional[int], typer.Option("--model-seed", help="Seed of the model (default 42).", rich_help_panel=MODEL)] = None,
-    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL)] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads while training.", rich_help_panel=MODEL)] = None,
+    preset: Annotated[Preset, typer.Option("--preset", help="Embedding model settings: default (measured best), notebook (the exercise as written), ranking.", rich_help_panel=MODEL)] = Preset("default"),
+    set_: Annotated[list[str] | None, typer.Option("--set", help="A setting of the model, KEY=VALUE (repeat it); `embrec models --settings NAME` lists them.", rich_help_panel=MODEL, show_default=False)] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="A TOML file of the model's settings (top-level KEY = VALUE lines); --set and the flags below win.", rich_help_panel=MODEL, show_default=False)] = None,
+    objective: Annotated[Objective | None, typer.Option("--objective", help="rating (MSE on scaled ratings) or ranking (softmax over items).", rich_help_panel=MODEL)] = None,
+    embedding_dim: Annotated[int | None, typer.Option("--embedding-dim", rich_help_panel=MODEL)] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", rich_help_panel=MODEL)] = None,
+    learning_rate: Annotated[float | None, typer.Option("--learning-rate", rich_help_panel=MODEL)] = None,
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay", rich_help_panel=MODEL)] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", rich_help_panel=MODEL)] = None,
+    model_seed: Annotated[int | None, typer.Option("--model-seed", help="Seed of the model (default 42).", rich_help_panel=MODEL)] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL)] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads while training.", rich_help_panel=MODEL)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Train a model on a split of the data and save it as a run folder."""
@@ -139,11 +140,11 @@ N = Annotated[int, typer.Option("-n", "--n", help="How many.", min=1, max=10_000
 
 def recommend(
     run: RunArg,
-    user: Annotated[Optional[str], typer.Option("--user", help="A user id from the data.")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="A user id from the data.")] = None,
     all_users: Annotated[bool, typer.Option("--all-users", help="Recommend for every user (needs --out).")] = False,
     n: N = 10,
     include_seen: Annotated[bool, typer.Option("--include-seen", help="Also recommend items the user rated in training.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="CSV file for --all-users (user,rank,item,score[,title]).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file for --all-users (user,rank,item,score[,title]).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Top-N recommendations for one user, or for every user into a CSV file."""
@@ -207,7 +208,7 @@ def _table(frame: Any, title: str) -> None:
 
 
 def models(
-    settings: Annotated[Optional[str], typer.Option("--settings", help="List the settings of this model (for --set and --config).", show_default=False)] = None,
+    settings: Annotated[str | None, typer.Option("--settings", help="List the settings of this model (for --set and --config).", show_default=False)] = None,
 ) -> None:
     """The models `embrec train --model` can train, or one model's settings."""
     from embrec.models import registry

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console, err_console, print_json
-from embrec.cli._options import DATA_PARAMS, data_options, load
+from embrec.cli._options import DataDirOption, DatasetOption, data_options, load
 from embrec.data.options import DataOptions
 from embrec.errors import ConfigError
 
@@ -39,11 +39,10 @@ class RerankMethod(str, Enum):
 RunArg = Annotated[Path, typer.Argument(help="A run folder written by `embrec train`.", show_default=False)]
 OutFile = Annotated[Path, typer.Option("--out", help="File to write; the extension picks the format.", show_default=False)]
 RunData = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data", help="The data the run was trained on, when its embrec.json does not record it.", rich_help_panel="Data"),
 ]
-RunDataset = DATA_PARAMS["dataset"][0]
-RunDataDir = DATA_PARAMS["data_dir"][0]
+
 
 
 # --------------------------------------------------------------------------- best-rated
@@ -53,7 +52,7 @@ def best_rated_command(
     data_opts: DataOptions,
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many films to list.")] = 30,
     m: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--m", min=0.0, help="Damping strength: imaginary ratings at the global mean (default: the --quantile of ratings per film).", show_default=False),
     ] = None,
     quantile: Annotated[float, typer.Option("--quantile", min=0.0, max=1.0, help="Quantile of ratings per film used as m when --m is not given.")] = 0.9,
@@ -70,7 +69,7 @@ def best_rated_command(
     result = best_rated(interactions, n, m=m, quantile=quantile, min_ratings=min_ratings)
     perfect = perfect_score_films(interactions)
     top = interactions.rating_scale[1] if interactions.rating_scale else float("nan")
-    perfect_info = {
+    perfect_info: dict[str, Any] = {
         "rating": top,
         "films": int(perfect["films"].sum()),
         "by_number_of_ratings": {int(r.n_ratings): int(r.films) for r in perfect.itertuples(index=False)},
@@ -110,13 +109,13 @@ def _missing(value: object) -> bool:
         return False
 
 
-def _open(run: Path) -> "Run":
+def _open(run: Path) -> Run:
     from embrec.runs import Run
 
     return Run.open(run)
 
 
-def _run_data(run: "Run", data: Optional[Path], dataset: Optional[str], data_dir: Optional[Path]) -> "Interactions | None":
+def _run_data(run: Run, data: Path | None, dataset: str | None, data_dir: Path | None) -> Interactions | None:
     """The data behind a run: given options first, else the run's record, else ``None`` (with a warning)."""
     if data is not None or dataset is not None:
         return load(DataOptions(data=None if data is None else str(data), dataset=dataset,
@@ -131,7 +130,7 @@ def _run_data(run: "Run", data: Optional[Path], dataset: Optional[str], data_dir
     return run.data_and_split()[0]
 
 
-def _run_split(run: "Run") -> "Split":
+def _run_split(run: Run) -> Split:
     return run.data_and_split()[1]
 
 
@@ -146,13 +145,13 @@ def plot_map(
     run: RunArg,
     out: OutFile,
     method: Annotated[MapMethod, typer.Option("--method", help="Projection to 2-D.")] = MapMethod.pca,
-    user: Annotated[Optional[str], typer.Option("--user", help="Also show this user's rated films and recommendations.", show_default=False)] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Also show this user's rated films and recommendations.", show_default=False)] = None,
     n_labels: Annotated[int, typer.Option("--labels", min=0, help="Best-rated films to label (without --user).")] = 30,
     min_ratings: Annotated[int, typer.Option("--min-ratings", min=0, help="Films with fewer training ratings are left off.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Random state of t-SNE and UMAP.")] = 0,
     data: RunData = None,
-    dataset: RunDataset = None,
-    data_dir: RunDataDir = None,
+    dataset: DatasetOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Map a run's item embeddings in 2-D (PCA, t-SNE or UMAP), coloured by genre, best-rated films labelled.
 
@@ -192,7 +191,7 @@ def plot_curves(run: RunArg, out: OutFile) -> None:
 def plot_distributions(
     runs: Annotated[list[Path], typer.Argument(help="Run folders trained on the same data and split.", show_default=False)],
     out: OutFile,
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", help="Per-user metric to show (repeat); default diversity, genre_diversity and novelty.", show_default=False)] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="Per-user metric to show (repeat); default diversity, genre_diversity and novelty.", show_default=False)] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
 ) -> None:
     """How diversity and novelty spread across users, for one or more runs (.png or .svg)."""
@@ -236,7 +235,7 @@ def plot_tradeoff(
     lambdas: Annotated[str, typer.Option("--lambdas", help="Comma-separated λ values in [0, 1].")] = "0,0.1,0.2,0.3,0.5,0.7,0.9",
     k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
     candidates: Annotated[int, typer.Option("--candidates", min=1, help="Top items per user re-ranked.")] = 100,
-    csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write the sweep's numbers as CSV.", show_default=False)] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Also write the sweep's numbers as CSV.", show_default=False)] = None,
 ) -> None:
     """The accuracy / diversity / novelty trade-off of re-ranking a run's lists (.png or .svg)."""
     from embrec.atomic import write_text

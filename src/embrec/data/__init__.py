@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from embrec.data.build import build_interactions
-    from embrec.data.interactions import Interactions
     from embrec.data.choices import DuplicatePolicy
+    from embrec.data.interactions import Interactions
 
 __all__ = ["DuplicatePolicy", "Interactions", "build_interactions"]
 

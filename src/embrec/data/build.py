@@ -6,6 +6,7 @@ checks on ratings, the duplicate policy and the id vocabularies are the same for
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from typing import Any
@@ -13,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embrec.data.interactions import Interactions
 from embrec.data.choices import DuplicatePolicy
+from embrec.data.interactions import Interactions
 from embrec.errors import DataError
 
 __all__ = ["DuplicatePolicy", "DuplicateRatingsWarning", "build_interactions", "scale_from_ratings"]
@@ -262,9 +263,7 @@ def _align_metadata(meta: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataF
     if index.dtype.kind in "iu" and item_ids.dtype.kind not in "iu":
         index = index.astype(str)
     elif index.dtype.kind not in "iu" and item_ids.dtype.kind in "iu":
-        try:
+        with contextlib.suppress(ValueError, TypeError):
             index = pd.Index(pd.to_numeric(index))
-        except (ValueError, TypeError):
-            pass
     aligned = meta.set_axis(index).loc[~index.duplicated(keep="first")].reindex(item_ids)
     return aligned.reset_index(drop=True)

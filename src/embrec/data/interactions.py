@@ -8,9 +8,11 @@ index the same users and items.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,10 +128,8 @@ class Interactions:
         idx = lookup.get_indexer(arr)
         if arr.dtype.kind in "US" and lookup.dtype.kind in "iu" and (idx < 0).any():
             # ids typed on a command line arrive as text; try them as integers
-            try:
+            with contextlib.suppress(ValueError):
                 idx = lookup.get_indexer(arr.astype(np.int64))
-            except ValueError:
-                pass
         missing = idx < 0
         if missing.any():
             bad = arr[missing]
@@ -143,7 +143,7 @@ class Interactions:
         return idx.astype(np.int64)
 
     # ------------------------------------------------------------------ subsets
-    def take(self, rows: np.ndarray) -> "Interactions":
+    def take(self, rows: np.ndarray) -> Interactions:
         """A subset of rows (indexes or a boolean mask) sharing this vocabulary."""
         rows = np.asarray(rows)
         return Interactions(
@@ -158,7 +158,7 @@ class Interactions:
             name=self.name,
         )
 
-    def with_name(self, name: str) -> "Interactions":
+    def with_name(self, name: str) -> Interactions:
         return Interactions(
             self.users, self.items, self.ratings, self.timestamps, self.user_ids, self.item_ids,
             self.item_metadata, self.rating_scale, name,

@@ -73,7 +73,7 @@ class DataOptions:
         return out
 
     @classmethod
-    def from_dict(cls, values: Any, *, base: Path | None = None) -> "DataOptions":
+    def from_dict(cls, values: Any, *, base: Path | None = None) -> DataOptions:
         """Options read back from a run folder; relative paths are also looked for beside ``base``."""
         kw = _check_keys(cls, values, "the stored data options")
         for key in ("data", "data_dir", "items"):
@@ -93,10 +93,10 @@ class DataOptions:
                 raise ConfigError(f"the stored duplicates={kw['duplicates']!r} is not one of {allowed}.") from None
         return cls(**kw)
 
-    def replace(self, **changes: Any) -> "DataOptions":
+    def replace(self, **changes: Any) -> DataOptions:
         return dataclasses.replace(self, **changes)
 
-    def load(self) -> "Interactions":
+    def load(self) -> Interactions:
         """The data these options describe (see :func:`embrec.data.load.load_data`)."""
         from embrec.data.load import ColumnMapping, load_data
 
@@ -123,7 +123,7 @@ class SplitOptions:
         return out
 
     @classmethod
-    def from_dict(cls, values: Any) -> "SplitOptions":
+    def from_dict(cls, values: Any) -> SplitOptions:
         kw = _check_keys(cls, values, "the stored split options")
         if "split" not in kw and "method" in values:
             kw["split"] = values["method"]
@@ -138,10 +138,10 @@ class SplitOptions:
         kw["drop_unseen"] = bool(kw.get("drop_unseen", False))
         return cls(**kw)
 
-    def replace(self, **changes: Any) -> "SplitOptions":
+    def replace(self, **changes: Any) -> SplitOptions:
         return dataclasses.replace(self, **changes)
 
-    def apply(self, interactions: "Interactions") -> "Split":
+    def apply(self, interactions: Interactions) -> Split:
         """Split ``interactions`` as these options say (see :func:`embrec.data.splits.make_split`)."""
         from embrec.data.splits import make_split
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from embrec.data.interactions import Interactions
 from embrec.data.choices import SplitMethod
+from embrec.data.interactions import Interactions
 from embrec.data.split_methods import (
     DEFAULT_TEST_FRACTION,
     Held,

@@ -19,7 +19,7 @@ _HIST_BINS = 10
 def count_stats(counts: np.ndarray) -> dict[str, float]:
     """Spread of per-user or per-item counts: ``min, q25, median, q75, q90, max, mean``."""
     if len(counts) == 0:
-        return {k: 0.0 for k in ("min", "q25", "median", "q75", "q90", "max", "mean")}
+        return dict.fromkeys(("min", "q25", "median", "q75", "q90", "max", "mean"), 0.0)
     q25, median, q75, q90 = np.quantile(counts, [0.25, 0.5, 0.75, 0.9])
     return {
         "min": int(counts.min()),
@@ -42,7 +42,7 @@ def _histogram(ratings: np.ndarray) -> dict[Any, int]:
 
 
 def _iso(seconds: int) -> str:
-    return dt.datetime.fromtimestamp(int(seconds), tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(int(seconds), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _items_with_metadata(data: Interactions) -> int:

@@ -260,7 +260,7 @@ def _reciprocal_rank(hits: NDArray[np.bool_], n_rel: NDArray[np.int64]) -> Float
 
 
 def _hit(hits: NDArray[np.bool_], n_rel: NDArray[np.int64]) -> FloatArray:
-    return _per_user(hits.any(axis=1).astype(np.float64), n_rel)
+    return _per_user(np.asarray(hits.any(axis=1), dtype=np.float64), n_rel)
 
 
 def precision(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None) -> FloatArray:

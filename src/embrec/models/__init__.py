@@ -44,7 +44,7 @@ _HOMES = {
 }
 
 
-def load(path: str | Path) -> "Recommender":
+def load(path: str | Path) -> Recommender:
     """Load any saved model from its run folder (:meth:`Recommender.save` writes one)."""
     from embrec.models.io import load_run
 

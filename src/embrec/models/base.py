@@ -9,11 +9,13 @@ id checks and the run folder.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -129,10 +131,8 @@ class Recommender(ABC):
             arr = arr.reshape(1)
         idx = lookup.get_indexer(arr)
         if (idx < 0).any() and arr.dtype.kind in "USO" and lookup.dtype.kind in "iu":
-            try:  # ids typed on a command line or sent as JSON text
+            with contextlib.suppress(ValueError, TypeError):  # ids typed on a command line or sent as JSON text
                 idx = lookup.get_indexer(arr.astype(np.int64))
-            except (ValueError, TypeError):
-                pass
         elif (idx < 0).any() and arr.dtype.kind in "iuf" and lookup.dtype.kind in "OU":
             idx = lookup.get_indexer(arr.astype(str))
         if (idx < 0).any():
@@ -351,7 +351,7 @@ class Recommender(ABC):
         """The learned arrays to save (besides the vocabulary and seen matrix)."""
         return {}
 
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - a hook; models without state keep it
         """Restore the learned arrays from :meth:`_get_state`."""
 
     def save(self, path: str | Path, *, extra: dict[str, Any] | None = None) -> Path:

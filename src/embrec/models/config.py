@@ -494,7 +494,7 @@ class EmbeddingConfig(ModelConfig):
     """CPU threads for torch while training (``None``: torch's default). One thread measured
     fastest and steadiest on small data on a 2-core machine (see docs/benchmarks.md)."""
 
-    def resolve(self, *, n_users: int, n_items: int, device: str) -> "ResolvedEmbeddingConfig":
+    def resolve(self, *, n_users: int, n_items: int, device: str) -> ResolvedEmbeddingConfig:
         """What training uses on data of ``n_users`` x ``n_items`` on ``device`` (the resolved device name)."""
         defaults = OBJECTIVE_DEFAULTS[self.objective]
         asked = self.to_dict()

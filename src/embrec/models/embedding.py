@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ class EmbeddingRecommender(Recommender):
     resolved_config_: ResolvedEmbeddingConfig
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "EmbeddingRecommender":
+    def from_preset(cls, name: str, **overrides: Any) -> EmbeddingRecommender:
         """A model with a named preset (``notebook``, ``default``, ``ranking``) and overrides."""
         return cls(preset(name, **overrides))
 

@@ -6,7 +6,7 @@ under the same loss and L2 penalty the model was trained with.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

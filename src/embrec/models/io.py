@@ -68,7 +68,7 @@ def read_run_info(path: Path) -> dict[str, Any]:
     return info
 
 
-def _settings(cls: "type[Recommender]", info: dict[str, Any], n_users: int, n_items: int) -> tuple[Any, Any]:
+def _settings(cls: type[Recommender], info: dict[str, Any], n_users: int, n_items: int) -> tuple[Any, Any]:
     """(config asked for, config used) of a run, under today's names."""
     version = info["format_version"]
     config = cls.config_class.from_dict(upgrade_settings(cls.config_class, info["config"], version))
@@ -81,7 +81,7 @@ def _settings(cls: "type[Recommender]", info: dict[str, Any], n_users: int, n_it
     return config, config
 
 
-def load_run(path: Path) -> "Recommender":
+def load_run(path: Path) -> Recommender:
     """Load the model saved in ``path``; identical scores to the model that was saved."""
     path = Path(path)
     info = read_run_info(path)

@@ -29,14 +29,14 @@ BUILTINS: dict[str, str] = {
 }
 
 # filled only by register() calls, never on import
-_plugins: dict[str, "type[Recommender] | str"] = {}
+_plugins: dict[str, type[Recommender] | str] = {}
 
 
-def _target(model: "type[Recommender] | str") -> str:
+def _target(model: type[Recommender] | str) -> str:
     return model if isinstance(model, str) else f"{model.__module__}:{model.__qualname__}"
 
 
-def register(name: str, model: "type[Recommender] | str", *, replace: bool = False) -> None:
+def register(name: str, model: type[Recommender] | str, *, replace: bool = False) -> None:
     """Add a model under ``name``: its class, or ``"module:Class"`` to import on first use.
 
     The class's ``name`` must be ``name`` (a run folder records it to load the model back).
@@ -68,7 +68,7 @@ def available() -> list[str]:
     return sorted({**BUILTINS, **_plugins})
 
 
-def get(name: str) -> "type[Recommender]":
+def get(name: str) -> type[Recommender]:
     """The model class registered under ``name``."""
     target = _plugins.get(name, BUILTINS.get(name))
     if target is None:
@@ -90,6 +90,6 @@ def get(name: str) -> "type[Recommender]":
     return cls
 
 
-def create(name: str, **config: Any) -> "Recommender":
+def create(name: str, **config: Any) -> Recommender:
     """A new, unfitted model: ``create("embedding", embedding_dim=64)``."""
     return get(name)(**config)

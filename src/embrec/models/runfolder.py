@@ -43,7 +43,7 @@ def ids_to_json(ids: np.ndarray) -> list[Any]:
     return ids.tolist() if ids.dtype.kind in "iu" else [str(x) for x in ids]
 
 
-def save_run(model: "Recommender", path: Path, *, extra: dict[str, Any] | None = None) -> Path:
+def save_run(model: Recommender, path: Path, *, extra: dict[str, Any] | None = None) -> Path:
     """Write the fitted ``model`` to the run folder ``path`` (replacing an earlier run there)."""
     from embrec import __version__
 

@@ -124,7 +124,7 @@ def _user_block(result: Any, row: int, split: Split, k: int, threshold: float | 
     test_rows = np.flatnonzero(test.users == u)
     if test.ratings is not None and threshold is not None:
         test_rows = test_rows[test.ratings[test_rows] >= threshold]
-    relevant = set(int(i) for i in test.items[test_rows])
+    relevant = {int(i) for i in test.items[test_rows]}
     model_eval = result.models[0]
     recs = model_eval.recs[row]
     recs = recs[recs >= 0][:k]
@@ -350,7 +350,7 @@ def _collect(
         "run": str(run),
         "run_label": labels[0],
         "model": model.name,
-        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "version": __version__,
         "data_name": data.name,
         "summary_rows": _summary_rows(summary),

@@ -52,13 +52,13 @@ class Box:
     def y1(self) -> float:
         return self.y0 + self.height
 
-    def overlap(self, other: "Box") -> float:
+    def overlap(self, other: Box) -> float:
         """Area shared with ``other``."""
         w = min(self.x1, other.x1) - max(self.x0, other.x0)
         h = min(self.y1, other.y1) - max(self.y0, other.y0)
         return w * h if w > 0 and h > 0 else 0.0
 
-    def inside(self, bounds: "Box") -> bool:
+    def inside(self, bounds: Box) -> bool:
         return self.x0 >= bounds.x0 and self.y0 >= bounds.y0 and self.x1 <= bounds.x1 and self.y1 <= bounds.y1
 
     def distance_to(self, x: float, y: float) -> float:
