@@ -79,8 +79,10 @@ def run(dataset: str, regularization: float, repeat: int, torch_cpu: bool) -> li
     methods: list[tuple[str, Callable[[], np.ndarray]]] = [
         ("naive: float64 `np.linalg.inv`", lambda: naive_ease(x, regularization)),
         ("embrec: float32 LAPACK Cholesky, 1 BLAS thread", lambda: ease_weights(x, regularization, "cpu", threads=1)),
-        (f"embrec: float32 LAPACK Cholesky, {os.cpu_count()} BLAS threads",
-         lambda: ease_weights(x, regularization, "cpu", threads=None)),
+        (
+            f"embrec: float32 LAPACK Cholesky, {os.cpu_count()} BLAS threads",
+            lambda: ease_weights(x, regularization, "cpu", threads=None),
+        ),
     ]
     if torch_cpu:
         methods.append(("float32 torch Cholesky on the CPU (not used)", lambda: torch_cpu_ease(x, regularization)))
@@ -90,8 +92,14 @@ def run(dataset: str, regularization: float, repeat: int, torch_cpu: bool) -> li
     reference, reference_top = None, None
     for label, fn in methods:
         weights, times = timed(fn, repeat)
-        row: dict[str, object] = {"dataset": dataset, "items": data.n_items, "users": data.n_users, "method": label,
-                                  "best": min(times), "median": statistics.median(times)}
+        row: dict[str, object] = {
+            "dataset": dataset,
+            "items": data.n_items,
+            "users": data.n_users,
+            "method": label,
+            "best": min(times),
+            "median": statistics.median(times),
+        }
         if reference is None:
             reference, reference_top = weights, top10(x, weights)
         else:
@@ -99,7 +107,9 @@ def run(dataset: str, regularization: float, repeat: int, torch_cpu: bool) -> li
             row["max_diff"] = float(np.abs(weights - reference).max()) / scale
             row["same_top10"] = float((top10(x, weights) == reference_top).all(axis=1).mean())
             if row["max_diff"] > 1e-4:  # type: ignore[operator]
-                raise SystemExit(f"{label} disagrees with the naive EASE on {dataset}: max difference {row['max_diff']:.2e}")
+                raise SystemExit(
+                    f"{label} disagrees with the naive EASE on {dataset}: max difference {row['max_diff']:.2e}"
+                )
         rows.append(row)
         print(row, flush=True)
     return rows

@@ -51,8 +51,13 @@ def main() -> None:
             liked = (ratings - 1.0) / 4.0 >= 0.5  # as EmbeddingRecommender.fold_in: the upper half of the scale
             pick = liked if liked.any() else np.ones_like(liked)
             with torch.enable_grad():
-                p = fold_in_ranking(q, bias, torch.from_numpy(items[pick].astype(np.int64)),
-                                    torch.from_numpy(weights[pick]), prior_variance=width * spread)
+                p = fold_in_ranking(
+                    q,
+                    bias,
+                    torch.from_numpy(items[pick].astype(np.int64)),
+                    torch.from_numpy(weights[pick]),
+                    prior_variance=width * spread,
+                )
             scores = (q @ p + bias).numpy()
             scores[items] = -np.inf
             recs[k] = np.argsort(-scores)[:10]
@@ -65,7 +70,7 @@ def main() -> None:
         "",
         "Reproduce: `EMBREC_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_foldin.py`",
         "",
-        "Ranking model (defaults for `objective=\"ranking\"`) trained without 150 held-out users of ml-100k; each is "
+        'Ranking model (defaults for `objective="ranking"`) trained without 150 held-out users of ml-100k; each is '
         "folded in from their training ratings. *Prior width* multiplies the mean square of the trained user vectors "
         "to give the Gaussian prior's variance (embrec uses 4).",
         "",

@@ -82,9 +82,7 @@ def write_ratings(path: Path, n_rows: int, seed: int = 0) -> None:
 
 
 def run_child(mode: str, path: Path) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, str(path)], check=True, capture_output=True, text=True
-    )
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(path)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -92,9 +90,7 @@ def mib(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:,.0f}"
 
 
-def render(
-    rows: list[dict[str, object]], baseline: dict[str, float], file_sizes: dict[int, int], repeat: int
-) -> str:
+def render(rows: list[dict[str, object]], baseline: dict[str, float], file_sizes: dict[int, int], repeat: int) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. The machine is shared with other work, so times "
         "are indicative (a few runs vary by some 10-20%).",
@@ -146,7 +142,10 @@ def main() -> None:
             if not path.exists():
                 t0 = time.perf_counter()
                 write_ratings(path, n)
-                print(f"wrote {path} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t0:.0f} s", flush=True)
+                print(
+                    f"wrote {path} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t0:.0f} s",
+                    flush=True,
+                )
             sizes[n] = path.stat().st_size
             for mode, target in (("movielens", folder), ("file", path)):
                 runs = [run_child(mode, target) for _ in range(args.repeat)]

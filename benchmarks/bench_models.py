@@ -33,9 +33,17 @@ MODELS = {
     "popularity": ("popularity", {}),
     "biases": ("biases", {}),
 }
-COLUMNS = [("rmse", "RMSE"), ("ndcg", "NDCG@10"), ("recall", "recall@10"), ("genre_diversity", "genre ILD"),
-           ("diversity", "embedding ILD"), ("novelty", "novelty (bits)"), ("coverage", "coverage"), ("gini", "Gini"),
-           ("personalization", "personalization")]
+COLUMNS = [
+    ("rmse", "RMSE"),
+    ("ndcg", "NDCG@10"),
+    ("recall", "recall@10"),
+    ("genre_diversity", "genre ILD"),
+    ("diversity", "embedding ILD"),
+    ("novelty", "novelty (bits)"),
+    ("coverage", "coverage"),
+    ("gini", "Gini"),
+    ("personalization", "personalization"),
+]
 LAMBDAS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 
 
@@ -58,9 +66,12 @@ def one_dataset(name: str) -> tuple[list[str], object]:
         fitted.append(create(model_name, **config).fit(split.train))
         seconds[label] = time.perf_counter() - t0
     result = evaluate(fitted, split, names=list(MODELS))
-    lines = [f"**{name}** ({result[0].per_user.shape[0]:,} users with a relevant test item)", "",
-             "| model | fit (s) | " + " | ".join(h for _, h in COLUMNS) + " |",
-             "|---|---:|" + "---:|" * len(COLUMNS)]
+    lines = [
+        f"**{name}** ({result[0].per_user.shape[0]:,} users with a relevant test item)",
+        "",
+        "| model | fit (s) | " + " | ".join(h for _, h in COLUMNS) + " |",
+        "|---|---:|" + "---:|" * len(COLUMNS),
+    ]
     for ev in result.models:
         cells = [cell(ev.summary.get(key, ev.lists.get(key))) for key, _ in COLUMNS]
         lines.append(f"| {ev.label} | {seconds[ev.label]:.2f} | " + " | ".join(cells) + " |")
@@ -88,12 +99,17 @@ def main() -> None:
     model, split = ranker_split  # the ranking embedding model on ml-100k
     for method in ("mmr", "novelty"):
         frame = sweep(model, split, LAMBDAS, method=method)
-        body += [f"**Re-ranking sweep, {method}** (embedding ranking model, ml-100k, top-100 candidates)", "",
-                 "| lambda | NDCG@10 | recall@10 | genre ILD | embedding ILD | novelty (bits) | coverage |",
-                 "|---:|---:|---:|---:|---:|---:|---:|"]
+        body += [
+            f"**Re-ranking sweep, {method}** (embedding ranking model, ml-100k, top-100 candidates)",
+            "",
+            "| lambda | NDCG@10 | recall@10 | genre ILD | embedding ILD | novelty (bits) | coverage |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in frame.to_dict(orient="records"):
-            body.append(f"| {row['lambda']:.1f} | {row['ndcg']:.4f} | {row['recall']:.4f} | {row['genre_diversity']:.4f} "
-                        f"| {row['diversity']:.4f} | {row['novelty']:.3f} | {row['coverage']:.3f} |")
+            body.append(
+                f"| {row['lambda']:.1f} | {row['ndcg']:.4f} | {row['recall']:.4f} | {row['genre_diversity']:.4f} "
+                f"| {row['diversity']:.4f} | {row['novelty']:.3f} | {row['coverage']:.3f} |"
+            )
         body.append("")
     write_section("Model comparison", "bench_models", "\n".join(body).rstrip())
 

@@ -86,8 +86,13 @@ async def _drive(url: str, scenario: str, rate: float, seconds: float, ids_file:
         return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
 
     return {
-        "requests": len(results), "errors": errors, "throughput": len(latencies) / elapsed,
-        "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": 1000 * latencies[-1] if latencies else float("nan"),
+        "requests": len(results),
+        "errors": errors,
+        "throughput": len(latencies) / elapsed,
+        "p50": pct(0.50),
+        "p90": pct(0.90),
+        "p99": pct(0.99),
+        "max": 1000 * latencies[-1] if latencies else float("nan"),
     }
 
 
@@ -125,8 +130,9 @@ def _start_server(run: Path, db: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the service did not start within 120 s")
 
 
-def _measure(run: Path, plan: list[tuple[str, str, float]], seconds: float, repeats: int,
-             workdir: Path) -> list[tuple[str, float, dict[str, Any], list[float]]]:
+def _measure(
+    run: Path, plan: list[tuple[str, str, float]], seconds: float, repeats: int, workdir: Path
+) -> list[tuple[str, float, dict[str, Any], list[float]]]:
     """Each phase of ``plan`` ``repeats`` times against one server; keeps the run of median p99."""
     vocab = json.loads((run / "vocab.json").read_text())
     ids_file = workdir / "ids.json"
@@ -138,9 +144,23 @@ def _measure(run: Path, plan: list[tuple[str, str, float]], seconds: float, repe
             results = []
             for _ in range(repeats):
                 out = subprocess.run(
-                    [sys.executable, __file__, "--drive", url, "--scenario", scenario, "--rate", str(rate),
-                     "--seconds", str(seconds), "--ids", str(ids_file)],
-                    check=True, capture_output=True, text=True,
+                    [
+                        sys.executable,
+                        __file__,
+                        "--drive",
+                        url,
+                        "--scenario",
+                        scenario,
+                        "--rate",
+                        str(rate),
+                        "--seconds",
+                        str(seconds),
+                        "--ids",
+                        str(ids_file),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 )
                 results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             results.sort(key=lambda r: r["p99"])
@@ -169,7 +189,9 @@ def _compute_times(run: Path) -> tuple[float, float]:
         t0 = time.perf_counter()
         catalog.recommend(int(rng.integers(len(catalog.user_ids))), 10, 0.0)
         top.append(time.perf_counter() - t0)
-        ratings = tuple((int(i), float(rng.choice([1.0, 3.0, 4.0, 5.0]))) for i in rng.choice(popular, 10, replace=False))
+        ratings = tuple(
+            (int(i), float(rng.choice([1.0, 3.0, 4.0, 5.0]))) for i in rng.choice(popular, 10, replace=False)
+        )
         t0 = time.perf_counter()
         catalog.recommend_new_user(ratings, 10, 0.0)
         fold.append(time.perf_counter() - t0)
@@ -192,12 +214,22 @@ def _train(workdir: Path) -> list[tuple[str, Path]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, action="append", help="run folder(s) to serve (default: train two)")
-    parser.add_argument("--rates", type=str, default="100,200",
-                        help="comma-separated request rates of the top-10 phases (default 100,200)")
+    parser.add_argument(
+        "--rates",
+        type=str,
+        default="100,200",
+        help="comma-separated request rates of the top-10 phases (default 100,200)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
-    parser.add_argument("--foldin-rates", type=str, default="25,50",
-                        help="comma-separated request rates of the fold-in phases (default 25,50)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each phase; the median p99 is shown (default 3)")
+    parser.add_argument(
+        "--foldin-rates",
+        type=str,
+        default="25,50",
+        help="comma-separated request rates of the fold-in phases (default 25,50)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each phase; the median p99 is shown (default 3)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md alone")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", choices=["top10", "foldin"], help=argparse.SUPPRESS)
@@ -212,8 +244,12 @@ def main() -> None:
         workdir = Path(tmp)
         runs = [(p.name, p) for p in args.run] if args.run else _train(workdir)
         plan = [("top-10 of a known user", "top10", float(r)) for r in args.rates.split(",")]
-        plan += [("new user: store 1 rating, fold in, top-10", "foldin", float(r)) for r in args.foldin_rates.split(",")]
-        rows = [(label, *row) for label, run in runs for row in _measure(run, plan, args.seconds, args.repeats, workdir)]
+        plan += [
+            ("new user: store 1 rating, fold in, top-10", "foldin", float(r)) for r in args.foldin_rates.split(",")
+        ]
+        rows = [
+            (label, *row) for label, run in runs for row in _measure(run, plan, args.seconds, args.repeats, workdir)
+        ]
         alone = [(label, *_compute_times(run)) for label, run in runs]
 
     lines = [
@@ -241,8 +277,10 @@ def main() -> None:
             f"{r['p90']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | {r['errors']} | {', '.join(f'{v:.0f}' for v in p99s)} |"
         )
     lines += ["", "The model's own work per request, measured alone in one process on one thread (median of 40):", ""]
-    lines += [f"- {label}: top-10 {top:.2f} ms; fold-in of a user with 10 ratings and their top-10 {fold:.1f} ms"
-              for label, top, fold in alone]
+    lines += [
+        f"- {label}: top-10 {top:.2f} ms; fold-in of a user with 10 ratings and their top-10 {fold:.1f} ms"
+        for label, top, fold in alone
+    ]
     lines += [
         "",
         "A top-10 costs well under a millisecond of model work, so at these rates its latency is mostly HTTP and "

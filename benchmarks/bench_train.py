@@ -53,20 +53,31 @@ def exercise_vs_embrec(name: str) -> dict:
     epochs_log: list[tuple[int, float, float]] = []
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    run_exercise(x_tr, y_tr, x_te, y_te, data.n_users, data.n_items,
-                 on_epoch=lambda e, tl, vl, s: epochs_log.append((e, vl, s)))
+    run_exercise(
+        x_tr, y_tr, x_te, y_te, data.n_users, data.n_items, on_epoch=lambda e, tl, vl, s: epochs_log.append((e, vl, s))
+    )
     ex_seconds = time.perf_counter() - t0
     best_epoch, best_val, best_at = min(epochs_log, key=lambda r: r[1])
-    row = {"data": name, "exercise_seconds": ex_seconds, "exercise_best_mse": best_val,
-           "exercise_best_rmse": float(np.sqrt(best_val)) * (hi - lo), "exercise_best_epoch": best_epoch,
-           "exercise_seconds_to_best": best_at}
+    row = {
+        "data": name,
+        "exercise_seconds": ex_seconds,
+        "exercise_best_mse": best_val,
+        "exercise_best_rmse": float(np.sqrt(best_val)) * (hi - lo),
+        "exercise_best_epoch": best_epoch,
+        "exercise_seconds_to_best": best_at,
+    }
     notebook = EmbeddingRecommender(preset("notebook")).fit(tr)
     row["notebook_seconds"] = notebook.train_seconds_
     row["notebook_rmse"] = test_figures(notebook, split)["test_rmse"]
     model = EmbeddingRecommender().fit(tr)
     figures = test_figures(model, split)
-    row.update(embrec_seconds=model.train_seconds_, embrec_rmse=figures["test_rmse"], embrec_ndcg=figures["test_ndcg@10"],
-               embrec_best_epoch=model.best_epoch_, embrec_epochs=model.epochs_run_)
+    row.update(
+        embrec_seconds=model.train_seconds_,
+        embrec_rmse=figures["test_rmse"],
+        embrec_ndcg=figures["test_ndcg@10"],
+        embrec_best_epoch=model.best_epoch_,
+        embrec_epochs=model.epochs_run_,
+    )
     # the first epoch count at which embrec's default reaches the exercise's best test loss
     row["embrec_seconds_to_exercise_best"] = None
     for e in range(1, 30):
@@ -84,8 +95,13 @@ def u1_rmse() -> dict:
 
     base = load_data(DATA / "ml-100k" / "u1.base").to_frame()
     test = load_data(DATA / "ml-100k" / "u1.test").to_frame()
-    both = build_interactions(list(base["user"]) + list(test["user"]), list(base["item"]) + list(test["item"]),
-                              np.concatenate([base["rating"], test["rating"]]), rating_scale=(1.0, 5.0), name="u1")
+    both = build_interactions(
+        list(base["user"]) + list(test["user"]),
+        list(base["item"]) + list(test["item"]),
+        np.concatenate([base["rating"], test["rating"]]),
+        rating_scale=(1.0, 5.0),
+        name="u1",
+    )
     train, held = both.take(np.arange(len(base))), both.take(np.arange(len(base), both.n_ratings))
     model = EmbeddingRecommender().fit(train)
     pred = model._predict_indexes(held.users.astype(np.int64), held.items.astype(np.int64))
@@ -97,10 +113,12 @@ def ranking_ml100k() -> list[dict]:
     data = load_data(DATA / "ml-100k")
     split = make_split(data)
     rows = []
-    for label, model in (("embrec ranking (default for objective=ranking)", EmbeddingRecommender(objective="ranking")),
-                         ("embrec rating (default)", EmbeddingRecommender()),
-                         ("embrec notebook preset", EmbeddingRecommender(preset("notebook"))),
-                         ("popularity", create("popularity"))):
+    for label, model in (
+        ("embrec ranking (default for objective=ranking)", EmbeddingRecommender(objective="ranking")),
+        ("embrec rating (default)", EmbeddingRecommender()),
+        ("embrec notebook preset", EmbeddingRecommender(preset("notebook"))),
+        ("popularity", create("popularity")),
+    ):
         t0 = time.perf_counter()
         model.fit(split.train)
         seconds = time.perf_counter() - t0
@@ -119,8 +137,15 @@ def thread_settings(repeats: int = 3) -> list[dict]:
             m = EmbeddingRecommender(threads=threads, seed=r).fit(split.train)
             totals.append(m.train_seconds_)
             epoch_times += [h["seconds"] for h in m.history_]
-        out.append({"threads": threads, "median_epoch": statistics.median(epoch_times), "max_epoch": max(epoch_times),
-                    "median_total": statistics.median(totals), "max_total": max(totals)})
+        out.append(
+            {
+                "threads": threads,
+                "median_epoch": statistics.median(epoch_times),
+                "max_epoch": max(epoch_times),
+                "median_total": statistics.median(totals),
+                "max_total": max(totals),
+            }
+        )
     return out
 
 
@@ -178,7 +203,8 @@ def render(rows: list[dict], u1: dict, ranking: list[dict], threads: list[dict],
             f"| {r['exercise_seconds_to_best']:.1f} | {r['notebook_seconds']:.2f} | {r['notebook_rmse']:.3f} "
             f"| {r['embrec_seconds']:.2f} | **{r['embrec_rmse']:.4f}** | {r['exercise_seconds'] / r['embrec_seconds']:.0f}x "
             f"| {reach:.2f} ({r['embrec_epochs_to_exercise_best']} epochs) | {r['exercise_seconds_to_best'] / reach:.0f}x |"
-            if reach else f"| {r['data']} | ... | not reached |"
+            if reach
+            else f"| {r['data']} | ... | not reached |"
         )
     lines += [
         "",
@@ -199,8 +225,10 @@ def render(rows: list[dict], u1: dict, ranking: list[dict], threads: list[dict],
         "| threads | median epoch (s) | slowest epoch (s) | median fit (s) | slowest fit (s) |",
         "|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {t['threads']} | {t['median_epoch']:.3f} | {t['max_epoch']:.3f} | {t['median_total']:.2f} | {t['max_total']:.2f} |"
-              for t in threads]
+    lines += [
+        f"| {t['threads']} | {t['median_epoch']:.3f} | {t['max_epoch']:.3f} | {t['median_total']:.2f} | {t['max_total']:.2f} |"
+        for t in threads
+    ]
     if big:
         lines += [
             "",
@@ -209,10 +237,16 @@ def render(rows: list[dict], u1: dict, ranking: list[dict], threads: list[dict],
             "| threads | device | sparse Adam | seconds per epoch | top-10 for all users, seen masked (s) | peak RSS (MiB) |",
             "|---:|---|---|---:|---:|---:|",
         ]
-        lines += [f"| {b['threads']} | {b['device']} | {b['sparse']} | {b['epoch_seconds']:.1f} | {b['top10_all_seconds']:.1f} "
-                  f"| {b['peak_mib']:,.0f} |" for b in big]
+        lines += [
+            f"| {b['threads']} | {b['device']} | {b['sparse']} | {b['epoch_seconds']:.1f} | {b['top10_all_seconds']:.1f} "
+            f"| {b['peak_mib']:,.0f} |"
+            for b in big
+        ]
         if not torch.cuda.is_available():
-            lines += ["", "No GPU rows: no CUDA device was available for this run (`device=auto` uses one when present)."]
+            lines += [
+                "",
+                "No GPU rows: no CUDA device was available for this run (`device=auto` uses one when present).",
+            ]
     return "\n".join(lines)
 
 

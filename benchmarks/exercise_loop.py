@@ -48,8 +48,16 @@ class MoviesDataset(Dataset):
 
 
 def run_exercise(
-    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, num_users: int, num_movies: int,
-    *, epochs: int = 10, seed: int = 42, on_epoch: Callable[[int, float, float, float], None] | None = None,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    num_users: int,
+    num_movies: int,
+    *,
+    epochs: int = 10,
+    seed: int = 42,
+    on_epoch: Callable[[int, float, float, float], None] | None = None,
 ) -> tuple[RecommenderNet, list[float]]:
     """Train as the exercise did; ``on_epoch(epoch, train_loss, val_loss, seconds_so_far)``.
 

@@ -60,8 +60,14 @@ def test_errors_share_one_base() -> None:
 
 def test_importing_embrec_loads_no_heavy_library() -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "import sys, embrec; print(' '.join(m for m in ('torch', 'pandas', 'numpy') if m in sys.modules))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, embrec; print(' '.join(m for m in ('torch', 'pandas', 'numpy') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == ""
 

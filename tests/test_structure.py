@@ -111,10 +111,7 @@ def _without_packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     ``embrec/models/ease.py`` importing ``embrec.models.base`` also runs ``embrec/models/__init__``,
     which may re-export ``ease``: that is how packages work, not a circle of our making.
     """
-    return {
-        name: {t for t in targets if not name.startswith(t + ".")}
-        for name, targets in graph.items()
-    }
+    return {name: {t for t in targets if not name.startswith(t + ".")} for name, targets in graph.items()}
 
 
 def test_no_import_circles() -> None:
@@ -130,7 +127,9 @@ def test_the_graph_reader_finds_a_circle() -> None:
 def _imported_by(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", code + "\nimport sys; print('MODULES:' + ' '.join(sorted(sys.modules)))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES:"))  # help text goes first
     return set(line.removeprefix("MODULES:").split())

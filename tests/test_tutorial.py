@@ -73,7 +73,8 @@ def same_output(expected: str, actual: str) -> str | None:
             continue
         (e_text, e_nums), (a_text, a_nums) = _numbers(e), _numbers(a)
         close = len(e_nums) == len(a_nums) and all(
-            abs(x - y) <= max(0.02 * abs(x), 1e-9) or abs(x - y) <= 1.5 * 10 ** -_decimals(e, x) for x, y in zip(e_nums, a_nums)
+            abs(x - y) <= max(0.02 * abs(x), 1e-9) or abs(x - y) <= 1.5 * 10 ** -_decimals(e, x)
+            for x, y in zip(e_nums, a_nums)
         )
         # numbers may change their printed width a little: compare the words without spaces
         if not close or [t.replace(" ", "") for t in e_text] != [t.replace(" ", "") for t in a_text]:
@@ -176,7 +177,9 @@ def test_tutorial_runs_and_shows_what_it_prints(monkeypatch):
                 if expected is None:
                     continue
                 if UPDATE:
-                    replacements.append((expected, "\n".join(line.rstrip() for line in printed.strip("\n").splitlines()) + "\n"))
+                    replacements.append(
+                        (expected, "\n".join(line.rstrip() for line in printed.strip("\n").splitlines()) + "\n")
+                    )
                 else:
                     diff = same_output(expected.code, printed)
                     if diff:

@@ -53,7 +53,10 @@ def top_n(
             sub = seen[batch]
             rows = np.repeat(np.arange(len(batch)), np.diff(sub.indptr))
             if len(rows):
-                scores[torch.from_numpy(rows).to(scores.device), torch.from_numpy(sub.indices.astype(np.int64)).to(scores.device)] = -torch.inf
+                scores[
+                    torch.from_numpy(rows).to(scores.device),
+                    torch.from_numpy(sub.indices.astype(np.int64)).to(scores.device),
+                ] = -torch.inf
         k = min(n, scores.shape[1])
         vals, idx = torch.topk(scores, k, dim=1)
         vals_np = vals.cpu().numpy()

@@ -36,8 +36,15 @@ from embrec.errors import ConfigError, NotFittedError, UnknownIdError
 from embrec.models import load
 from embrec.models.base import Recommender
 
-__all__ = ["ModelContract", "UNKNOWN_ITEM", "UNKNOWN_USER", "checkerboard", "group_of_item", "group_of_user",
-           "tiny_interactions"]
+__all__ = [
+    "ModelContract",
+    "UNKNOWN_ITEM",
+    "UNKNOWN_USER",
+    "checkerboard",
+    "group_of_item",
+    "group_of_user",
+    "tiny_interactions",
+]
 
 #: Ids that are in neither :func:`tiny_interactions` nor :func:`checkerboard`.
 UNKNOWN_USER = 999_999
@@ -240,4 +247,6 @@ class ModelContract:
         first = (top["rank"] == 1).to_numpy()
         wrong_first = sorted(top["user"][first & ~right])
         assert not wrong_first, f"{model.name}: the first item of {wrong_first} is from the other group"
-        assert right.mean() >= 0.9, f"{model.name}: only {right.mean():.0%} of the top-3 items are from the user's group"
+        assert right.mean() >= 0.9, (
+            f"{model.name}: only {right.mean():.0%} of the top-3 items are from the user's group"
+        )

@@ -106,7 +106,9 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_misnamed_column(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_text("uid,item,rating\n1,2,3\n")
-    assert_one_line_error(summary("--data", str(path)), "no user column 'user'", "['uid', 'item', 'rating']", "--user-col uid")
+    assert_one_line_error(
+        summary("--data", str(path)), "no user column 'user'", "['uid', 'item', 'rating']", "--user-col uid"
+    )
     assert_one_line_error(
         summary("--data", str(path), "--user-col", "uid", "--rating-col", "stars"), "no rating column 'stars'"
     )
@@ -123,7 +125,9 @@ def test_wrong_delimiter(tmp_path: Path) -> None:
 def test_non_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes("user,item,rating\n1,Café,4\n".encode("latin-1"))
-    assert_one_line_error(summary("--data", str(path)), "latin.csv, line 2: not UTF-8", "byte e9 at byte offset 22", "re-encode")
+    assert_one_line_error(
+        summary("--data", str(path)), "latin.csv, line 2: not UTF-8", "byte e9 at byte offset 22", "re-encode"
+    )
 
 
 def test_non_numeric_and_nan_rating(tmp_path: Path) -> None:

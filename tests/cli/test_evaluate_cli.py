@@ -43,15 +43,25 @@ def ratings_csv(tmp_path: Path) -> Path:
     rows = []
     for u in range(50):
         for i in rng.choice(30, size=int(rng.integers(6, 13)), replace=False):
-            rows.append((f"user{u:02d}", int(500 + i), float(rng.integers(1, 6)), int(1_600_000_000 + rng.integers(0, 10**6))))
+            rows.append(
+                (f"user{u:02d}", int(500 + i), float(rng.integers(1, 6)), int(1_600_000_000 + rng.integers(0, 10**6)))
+            )
     path = tmp_path / "my_ratings.csv"
     pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"]).to_csv(path, index=False)
     return path
 
 
 DATA_DEFAULTS: dict[str, Any] = {
-    "dataset": None, "data_dir": None, "user_col": "user", "item_col": "item", "rating_col": "rating",
-    "timestamp_col": "timestamp", "sep": None, "items": None, "rating_scale": None, "duplicates": "last",
+    "dataset": None,
+    "data_dir": None,
+    "user_col": "user",
+    "item_col": "item",
+    "rating_col": "rating",
+    "timestamp_col": "timestamp",
+    "sep": None,
+    "items": None,
+    "rating_scale": None,
+    "duplicates": "last",
 }
 
 
@@ -59,8 +69,15 @@ def train_run(
     data: Path, out: Path, *, split: dict[str, Any] | None = None, store: bool = True, seed: int = 42, **config: Any
 ) -> Path:
     """Train a tiny embedding model as `embrec train` would and save it with the options used."""
-    split_kw = {"split": "random", "test_fraction": None, "test_count": None, "cutoff": None, "seed": 42,
-                "drop_unseen": False, **(split or {})}
+    split_kw = {
+        "split": "random",
+        "test_fraction": None,
+        "test_count": None,
+        "cutoff": None,
+        "seed": 42,
+        "drop_unseen": False,
+        **(split or {}),
+    }
     interactions = DataOptions(data=str(data)).load()
     the_split = SplitOptions(**{**split_kw, "split": SplitMethod(split_kw["split"])}).apply(interactions)
     model = EmbeddingRecommender(epochs=2, embedding_dim=4, seed=seed, **config).fit(the_split.train)
@@ -127,8 +144,20 @@ def test_files_are_written_with_the_datasets_ids(ratings_csv: Path, tmp_path: Pa
     run = train_run(ratings_csv, tmp_path / "run")
     recs, split_dir = tmp_path / "out" / "recs.csv", tmp_path / "out" / "split"
     md, csv_dir = tmp_path / "out" / "report.md", tmp_path / "out" / "tables"
-    args = ["evaluate", str(run), "--k", "3", "--save-recs", str(recs), "--save-split", str(split_dir),
-            "--markdown", str(md), "--csv", str(csv_dir)]
+    args = [
+        "evaluate",
+        str(run),
+        "--k",
+        "3",
+        "--save-recs",
+        str(recs),
+        "--save-split",
+        str(split_dir),
+        "--markdown",
+        str(md),
+        "--csv",
+        str(csv_dir),
+    ]
     result = runner.invoke(APP, args)
     assert result.exit_code == 0, result.output
 
@@ -180,8 +209,17 @@ def test_real_movielens_run(tmp_path: Path) -> None:
     interactions = DataOptions(data=str(folder)).load()
     split = SplitOptions(SplitMethod.random, None, None, None, 42, False).apply(interactions)
     model = EmbeddingRecommender(epochs=2, embedding_dim=8, batch_size=4096).fit(split.train)
-    extra = {"data": {"data": str(folder), **DATA_DEFAULTS},
-             "split": {"split": "random", "test_fraction": None, "test_count": None, "cutoff": None, "seed": 42, "drop_unseen": False}}
+    extra = {
+        "data": {"data": str(folder), **DATA_DEFAULTS},
+        "split": {
+            "split": "random",
+            "test_fraction": None,
+            "test_count": None,
+            "cutoff": None,
+            "seed": 42,
+            "drop_unseen": False,
+        },
+    }
     run = model.save(tmp_path / "run", extra=extra)
     result = runner.invoke(APP, ["evaluate", str(run), "--json", "--resamples", "200"])
     assert result.exit_code == 0, result.output

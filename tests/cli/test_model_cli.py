@@ -21,8 +21,22 @@ def ratings_csv(tiny, tmp_path):
 
 
 def train(ratings_csv, out, *extra):
-    return runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(out), "--epochs", "3",
-                               "--embedding-dim", "4", "--json", *extra])
+    return runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(ratings_csv),
+            "--out",
+            str(out),
+            "--epochs",
+            "3",
+            "--embedding-dim",
+            "4",
+            "--json",
+            *extra,
+        ],
+    )
 
 
 def test_train_json_reports_the_figures(ratings_csv, tmp_path):
@@ -102,8 +116,23 @@ def _saved(run):
 
 def test_any_model_takes_settings_with_set(ratings_csv, tmp_path):
     run = tmp_path / "ease"
-    result = runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(run), "--model", "ease",
-                                 "--set", "weight_decay=500", "--set", "threads=1", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(ratings_csv),
+            "--out",
+            str(run),
+            "--model",
+            "ease",
+            "--set",
+            "weight_decay=500",
+            "--set",
+            "threads=1",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _saved(run)["config"]["weight_decay"] == 500.0
     assert json.loads(result.stdout)["resolved"]["device"] == "cpu"
@@ -117,7 +146,12 @@ def test_config_file_then_set_then_flags(ratings_csv, tmp_path):
     assert result.exit_code == 0, result.output
     config = _saved(run)["config"]
     # the flags in train() (--epochs 3, --embedding-dim 4) win over --set, which wins over the file
-    assert (config["objective"], config["learning_rate"], config["epochs"], config["embedding_dim"]) == ("ranking", 0.02, 3, 4)
+    assert (config["objective"], config["learning_rate"], config["epochs"], config["embedding_dim"]) == (
+        "ranking",
+        0.02,
+        3,
+        4,
+    )
 
 
 def test_the_run_stores_what_was_asked_and_what_was_resolved(ratings_csv, tmp_path):

@@ -27,7 +27,14 @@ def ratings_csv(tmp_path: Path) -> Path:
     for u in range(60):
         k = int(rng.integers(3, 13))
         for i in rng.choice(25, size=k, replace=False):
-            rows.append((f"user{u:02d}", int(100 + i), float(rng.integers(1, 11)) / 2, int(1_500_000_000 + rng.integers(0, 10**6))))
+            rows.append(
+                (
+                    f"user{u:02d}",
+                    int(100 + i),
+                    float(rng.integers(1, 11)) / 2,
+                    int(1_500_000_000 + rng.integers(0, 10**6)),
+                )
+            )
     path = tmp_path / "my_ratings.csv"
     pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"]).to_csv(path, index=False)
     return path
@@ -106,7 +113,9 @@ def test_files_match_the_api(ratings_csv: Path, tmp_path: Path, options: list[st
         cutoff=pairs.get("--cutoff"),
         seed=int(pairs.get("--seed", 42)),
     )
-    pd.testing.assert_frame_equal(pd.read_csv(out / "train.csv"), source.iloc[expected.train_rows].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "train.csv"), source.iloc[expected.train_rows].reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(pd.read_csv(out / "test.csv"), source.iloc[expected.test_rows].reset_index(drop=True))
 
 
@@ -190,7 +199,17 @@ def test_out_is_required(ratings_csv: Path) -> None:
 def test_help_lists_the_split_options() -> None:
     result = runner.invoke(app, ["split", "--help"])
     assert result.exit_code == 0
-    for option in ("--split", "--test-fraction", "--test-count", "--cutoff", "--seed", "--drop-unseen", "--out", "--force", "--json"):
+    for option in (
+        "--split",
+        "--test-fraction",
+        "--test-count",
+        "--cutoff",
+        "--seed",
+        "--drop-unseen",
+        "--out",
+        "--force",
+        "--json",
+    ):
         assert option in result.output
 
 

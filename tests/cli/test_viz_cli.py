@@ -45,7 +45,9 @@ def test_best_rated_table_and_json(tmp_path):
     assert result.exit_code == 0, result.output
     assert "best-rated films" in result.output and "damped mean" in result.output
     assert "1 films have a raw mean of 5 (1 of them from a single rating)" in result.output
-    result = invoke("best-rated", "--data", ratings, "--items", items, "-n", "3", "--m", "10", "--min-ratings", "5", "--json")
+    result = invoke(
+        "best-rated", "--data", ratings, "--items", items, "-n", "3", "--m", "10", "--min-ratings", "5", "--json"
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["m"] == 10 and out["m_rule"] == "given" and len(out["films"]) == 3

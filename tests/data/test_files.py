@@ -138,7 +138,9 @@ def test_header_only(tmp_path: Path) -> None:
 
 def test_misnamed_column_lists_columns_and_option(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "uid,iid,rating\n1,2,3\n")
-    with pytest.raises(DataError, match=r"no user column 'user'; the file's columns are \['uid', 'iid', 'rating'\].*user_col='uid'"):
+    with pytest.raises(
+        DataError, match=r"no user column 'user'; the file's columns are \['uid', 'iid', 'rating'\].*user_col='uid'"
+    ):
         load_ratings_file(path)
     with pytest.raises(DataError, match=r"no item column 'item'.*item_col='iid'"):
         load_ratings_file(path, user_col="uid")
@@ -176,7 +178,9 @@ def test_bad_sep_option(tmp_path: Path) -> None:
 
 def test_non_utf8_names_line_and_offset(tmp_path: Path) -> None:
     path = _write(tmp_path / "latin.csv", "user,item,rating\n1,2,3\n1,Caf\xe9,4\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin.csv, line 3: not UTF-8 text: byte e9 at byte offset 28.*re-encode it as UTF-8"):
+    with pytest.raises(
+        DataError, match=r"latin.csv, line 3: not UTF-8 text: byte e9 at byte offset 28.*re-encode it as UTF-8"
+    ):
         load_ratings_file(path)
     assert find_invalid_utf8(path) == (28, 3, b"\xe9")
 
@@ -214,7 +218,9 @@ def test_nan_rating(tmp_path: Path) -> None:
 
 def test_rating_outside_scale(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "user,item,rating\n1,2,3\n1,3,7\n")
-    with pytest.raises(DataError, match=r"line 3, column 'rating': rating 7 is outside the scale 1-5.*rating_scale=\(LOW, HIGH\)"):
+    with pytest.raises(
+        DataError, match=r"line 3, column 'rating': rating 7 is outside the scale 1-5.*rating_scale=\(LOW, HIGH\)"
+    ):
         load_ratings_file(path, rating_scale=(1, 5))
 
 
@@ -232,7 +238,9 @@ def test_malformed_row(tmp_path: Path) -> None:
 
 def test_bad_iso_timestamp(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "user,item,rating,timestamp\n1,2,3,2020-01-01\n1,3,4,yesterday\n")
-    with pytest.raises(DataError, match=r"line 3, column 'timestamp': timestamp 'yesterday' is neither Unix seconds nor an ISO"):
+    with pytest.raises(
+        DataError, match=r"line 3, column 'timestamp': timestamp 'yesterday' is neither Unix seconds nor an ISO"
+    ):
         load_ratings_file(path)
 
 
@@ -275,5 +283,10 @@ def test_loaded_arrays_are_writable_and_typed(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "user,item,rating,timestamp\n1,2,3,10\n2,2,4,20\n")
     data = load_ratings_file(path)
     assert data.ratings is not None and data.timestamps is not None
-    for arr, dtype in ((data.users, np.int32), (data.items, np.int32), (data.ratings, np.float32), (data.timestamps, np.int64)):
+    for arr, dtype in (
+        (data.users, np.int32),
+        (data.items, np.int32),
+        (data.ratings, np.float32),
+        (data.timestamps, np.int64),
+    ):
         assert arr.dtype == dtype and arr.flags.writeable

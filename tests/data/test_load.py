@@ -91,7 +91,9 @@ def test_rating_scale_override_and_duplicates_policy(tmp_path: Path) -> None:
     with pytest.warns(DuplicateRatingsWarning):
         data = load_data(folder, duplicates=DuplicatePolicy.mean)
     assert data.ratings is not None and data.ratings.tolist() == [4.0]
-    with pytest.raises(DataError, match="duplicates='median' is not a duplicate policy; use one of last, first, mean, error"):
+    with pytest.raises(
+        DataError, match="duplicates='median' is not a duplicate policy; use one of last, first, mean, error"
+    ):
         load_data(folder, duplicates="median")
 
 

@@ -121,7 +121,10 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 @pytest.fixture
 def ml1m(tmp_path: Path) -> Path:
     folder = tmp_path / "ml-1m"
-    _write(folder / "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n3::73::1::978297000\n")
+    _write(
+        folder / "ratings.dat",
+        "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n3::73::1::978297000\n",
+    )
     _write(
         folder / "movies.dat",
         "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n"
@@ -137,7 +140,9 @@ def ml1m(tmp_path: Path) -> Path:
 def ml10m(tmp_path: Path) -> Path:
     folder = tmp_path / "ml-10M100K"
     _write(folder / "ratings.dat", "1::122::5::838985046\n1::185::4.5::838983525\n2::122::0.5::868245777\n")
-    _write(folder / "movies.dat", "122::Boomerang (1992)::Comedy|Romance\n185::Net, The (1995)::Action|Crime|Thriller\n")
+    _write(
+        folder / "movies.dat", "122::Boomerang (1992)::Comedy|Romance\n185::Net, The (1995)::Action|Crime|Thriller\n"
+    )
     _write(folder / "tags.dat", "15::4973::excellent!::1215184630\n20::1747::politics::1188263867\n")
     return folder
 
@@ -180,7 +185,9 @@ def test_ml10m_rejects_ratings_outside_known_scale(tmp_path: Path) -> None:
 
 def test_dat_malformed_row_names_line(ml1m: Path) -> None:
     _write(ml1m / "ratings.dat", "1::1193::5::978300760\n1::661::3\n")
-    with pytest.raises(DataError, match=r"ratings.dat, line 2: malformed row '1::661::3'.*UserID::MovieID::Rating::Timestamp"):
+    with pytest.raises(
+        DataError, match=r"ratings.dat, line 2: malformed row '1::661::3'.*UserID::MovieID::Rating::Timestamp"
+    ):
         load_data(ml1m)
 
 
@@ -193,8 +200,10 @@ def test_dat_non_numeric_rating(ml1m: Path) -> None:
 def test_synthetic_100k(tmp_path: Path) -> None:
     folder = tmp_path / "ml-100k"
     _write(folder / "u.data", "1\t10\t4\t881250949\n2\t10\t2\t881250950\n2\t20\t5\t881250951\n")
-    genres = "unknown|0\nAction|1\nAdventure|2\nAnimation|3\nChildren's|4\nComedy|5\nCrime|6\nDocumentary|7\nDrama|8\n" \
+    genres = (
+        "unknown|0\nAction|1\nAdventure|2\nAnimation|3\nChildren's|4\nComedy|5\nCrime|6\nDocumentary|7\nDrama|8\n"
         "Fantasy|9\nFilm-Noir|10\nHorror|11\nMusical|12\nMystery|13\nRomance|14\nSci-Fi|15\nThriller|16\nWar|17\nWestern|18\n\n"
+    )
     _write(folder / "u.genre", genres)
     flags10 = "|".join(["0", "1"] + ["0"] * 13 + ["1"] + ["0"] * 3)
     flags20 = "|".join(["1"] + ["0"] * 18)
@@ -215,7 +224,10 @@ def test_synthetic_100k(tmp_path: Path) -> None:
 def test_csv_edition_synthetic_crlf(tmp_path: Path) -> None:
     folder = tmp_path / "ml-25m"
     _write(folder / "ratings.csv", "userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5,964981247\r\n")
-    _write(folder / "movies.csv", 'movieId,title,genres\r\n1,Toy Story (1995),Adventure\r\n3,"Foo, The (1999)",(no genres listed)\r\n')
+    _write(
+        folder / "movies.csv",
+        'movieId,title,genres\r\n1,Toy Story (1995),Adventure\r\n3,"Foo, The (1999)",(no genres listed)\r\n',
+    )
     data = load_data(folder)
     assert data.name == "ml-25m" and data.rating_scale == (0.5, 5.0)
     assert data.item_metadata is not None

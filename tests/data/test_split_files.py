@@ -131,7 +131,10 @@ def test_missing_folder_and_files(tmp_path: Path, written: Path) -> None:
         ('{"method": "user", "drop_unseen": false}', ["has no 'seed'"]),
         ('{"method": "user", "seed": "7", "drop_unseen": false}', ["seed is '7', not int"]),
         ('{"method": "user", "seed": 7, "drop_unseen": 1}', ["drop_unseen is 1, not bool"]),
-        ('{"method": "user", "seed": 7, "drop_unseen": false, "test_count": true}', ["test_count is True, not int or null"]),
+        (
+            '{"method": "user", "seed": 7, "drop_unseen": false, "test_count": true}',
+            ["test_count is True, not int or null"],
+        ),
         ('{"method": "user", "seed": 7, "drop_unseen": false, "rating_scale": [1]}', ["rating_scale is [1]"]),
     ],
 )

@@ -354,7 +354,12 @@ FAST = settings(max_examples=60, deadline=None)
 
 
 @FAST
-@given(data=datasets(), method=st.sampled_from(["random", "user", "temporal"]), options=split_options, seed=st.integers(0, 99))
+@given(
+    data=datasets(),
+    method=st.sampled_from(["random", "user", "temporal"]),
+    options=split_options,
+    seed=st.integers(0, 99),
+)
 def test_property_partition(data: Interactions, method: str, options: dict[str, object], seed: int) -> None:
     split = try_split(data, method, seed=seed, **options)
     if split is not None:

@@ -15,8 +15,19 @@ from embrec.data.load import load_data
 from embrec.data.summary import count_stats, summarize
 
 KEYS = {
-    "name", "n_ratings", "n_users", "n_items", "density", "implicit", "rating_scale", "rating_histogram",
-    "ratings_per_user", "ratings_per_item", "first_timestamp", "last_timestamp", "n_items_with_metadata",
+    "name",
+    "n_ratings",
+    "n_users",
+    "n_items",
+    "density",
+    "implicit",
+    "rating_scale",
+    "rating_histogram",
+    "ratings_per_user",
+    "ratings_per_item",
+    "first_timestamp",
+    "last_timestamp",
+    "n_items_with_metadata",
     "metadata_columns",
 }
 
@@ -24,8 +35,13 @@ KEYS = {
 def test_hand_computed() -> None:
     meta = pd.DataFrame({"title": ["A (2000)", None]}, index=pd.Index([10, 20]))
     data = build_interactions(
-        [1, 1, 1, 2], [10, 20, 30, 10], [4.0, 4.0, 2.5, 5.0], [0, 86_400, 60, 3_600],
-        rating_scale=(0.5, 5.0), item_metadata=meta, name="hand",
+        [1, 1, 1, 2],
+        [10, 20, 30, 10],
+        [4.0, 4.0, 2.5, 5.0],
+        [0, 86_400, 60, 3_600],
+        rating_scale=(0.5, 5.0),
+        item_metadata=meta,
+        name="hand",
     )
     info = summarize(data)
     assert set(info) == KEYS
@@ -33,7 +49,15 @@ def test_hand_computed() -> None:
     assert info["density"] == pytest.approx(4 / 6)
     assert info["implicit"] is False and info["rating_scale"] == [0.5, 5.0]
     assert info["rating_histogram"] == {2.5: 1, 4.0: 2, 5.0: 1}
-    assert info["ratings_per_user"] == {"min": 1, "q25": 1.5, "median": 2.0, "q75": 2.5, "q90": 2.8, "max": 3, "mean": 2.0}
+    assert info["ratings_per_user"] == {
+        "min": 1,
+        "q25": 1.5,
+        "median": 2.0,
+        "q75": 2.5,
+        "q90": 2.8,
+        "max": 3,
+        "mean": 2.0,
+    }
     assert info["ratings_per_item"]["max"] == 2 and info["ratings_per_item"]["mean"] == pytest.approx(4 / 3)
     assert info["first_timestamp"] == "1970-01-01T00:00:00Z"
     assert info["last_timestamp"] == "1970-01-02T00:00:00Z"

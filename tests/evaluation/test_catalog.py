@@ -57,8 +57,9 @@ def test_names_are_unique_and_the_derived_tuples_follow_the_catalogue() -> None:
 def _context(**extra) -> ScoringContext:  # type: ignore[no-untyped-def]
     recs = np.array([[0, 1], [2, -1]])
     truth = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], dtype=bool))
-    return ScoringContext(recs=recs, truth=truth, k=2, n_items=3, item_user_counts=np.array([2, 1, 0]),
-                          n_training_users=2, **extra)
+    return ScoringContext(
+        recs=recs, truth=truth, k=2, n_items=3, item_user_counts=np.array([2, 1, 0]), n_training_users=2, **extra
+    )
 
 
 def test_metrics_without_their_inputs_are_nan() -> None:

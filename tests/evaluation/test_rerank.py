@@ -130,8 +130,13 @@ def test_parse_reranker() -> None:
     assert parse_reranker("mmr:0.3:genres", candidates=50) == Reranker("mmr", 0.3, candidates=50, similarity="genres")
     assert parse_reranker("novelty:0.2").method == "novelty"
     assert str(parse_reranker("mmr:0.25:embedding")) == "mmr:0.25:embedding"
-    for bad, match in (("mmr", "not understood"), ("mmr:x", "not a number"), ("mmr:2", "outside 0..1"),
-                       ("novelty:0.2:genres", "only mmr"), ("xquad:0.1", "not understood")):
+    for bad, match in (
+        ("mmr", "not understood"),
+        ("mmr:x", "not a number"),
+        ("mmr:2", "outside 0..1"),
+        ("novelty:0.2:genres", "only mmr"),
+        ("xquad:0.1", "not understood"),
+    ):
         with pytest.raises(ConfigError, match=match):
             parse_reranker(bad)
 
@@ -154,7 +159,9 @@ def split_and_model():  # type: ignore[no-untyped-def]
             users.append(u)
             items.append(int(i))
             ratings.append(float(rng.integers(3, 6)))
-    meta = pd.DataFrame({"genres": [["A", "B", "C|A", "D"][i % 4] for i in range(30)]}, index=pd.Index(range(30), name="item"))
+    meta = pd.DataFrame(
+        {"genres": [["A", "B", "C|A", "D"][i % 4] for i in range(30)]}, index=pd.Index(range(30), name="item")
+    )
     data = build_interactions(users, items, ratings, rating_scale=(1.0, 5.0), item_metadata=meta)
     split = make_split(data, "user", test_fraction=0.3, seed=0)
     table = rng.normal(size=(data.n_users, data.n_items))

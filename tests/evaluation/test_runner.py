@@ -59,8 +59,16 @@ class FixedModel(Recommender):
 
 # Users a, b, c and items 10..14. Train: a-10, b-11, c-10, c-11.
 # Test: a-12 (5), a-13 (2), b-14 (4), c-12 (3): with threshold 4, c has nothing relevant.
-ROWS = [("a", 10, 4.0), ("b", 11, 3.0), ("c", 10, 5.0), ("c", 11, 4.0),
-        ("a", 12, 5.0), ("a", 13, 2.0), ("b", 14, 4.0), ("c", 12, 3.0)]
+ROWS = [
+    ("a", 10, 4.0),
+    ("b", 11, 3.0),
+    ("c", 10, 5.0),
+    ("c", 11, 4.0),
+    ("a", 12, 5.0),
+    ("a", 13, 2.0),
+    ("b", 14, 4.0),
+    ("c", 12, 3.0),
+]
 TABLE = np.array(
     [
         [9, 1, 2, 3, 0],  # a: 10 is seen -> 13, 12
@@ -74,13 +82,30 @@ GENRES = ["A", "B", "A|B", "A", "(no genres listed)"]
 
 def tiny_split(*, implicit: bool = False) -> Split:
     users, items, ratings = zip(*ROWS, strict=True)
-    meta = pd.DataFrame({"title": [f"film {i}" for i in range(10, 15)], "genres": GENRES},
-                        index=pd.Index(range(10, 15), name="item"))
-    data = build_interactions(list(users), list(items), None if implicit else list(ratings),
-                              rating_scale=None if implicit else (1.0, 5.0), item_metadata=meta, name="hand")
+    meta = pd.DataFrame(
+        {"title": [f"film {i}" for i in range(10, 15)], "genres": GENRES}, index=pd.Index(range(10, 15), name="item")
+    )
+    data = build_interactions(
+        list(users),
+        list(items),
+        None if implicit else list(ratings),
+        rating_scale=None if implicit else (1.0, 5.0),
+        item_metadata=meta,
+        name="hand",
+    )
     train_rows, test_rows = np.arange(4), np.arange(4, 8)
-    return Split(train=data.take(train_rows), test=data.take(test_rows), method=SplitMethod.user, test_fraction=None,
-                 test_count=1, cutoff=None, seed=0, drop_unseen=False, train_rows=train_rows, test_rows=test_rows)
+    return Split(
+        train=data.take(train_rows),
+        test=data.take(test_rows),
+        method=SplitMethod.user,
+        test_fraction=None,
+        test_count=1,
+        cutoff=None,
+        seed=0,
+        drop_unseen=False,
+        train_rows=train_rows,
+        test_rows=test_rows,
+    )
 
 
 def test_hand_checked_figures() -> None:
@@ -138,8 +163,16 @@ def test_threshold_none_and_implicit_data_make_every_test_item_relevant() -> Non
 
 def test_models_without_vectors_or_genres_get_nan_columns() -> None:
     split = tiny_split()
-    plain = Interactions(split.train.users, split.train.items, split.train.ratings, None,
-                         split.train.user_ids, split.train.item_ids, None, (1.0, 5.0))
+    plain = Interactions(
+        split.train.users,
+        split.train.items,
+        split.train.ratings,
+        None,
+        split.train.user_ids,
+        split.train.item_ids,
+        None,
+        (1.0, 5.0),
+    )
     no_meta = dataclasses.replace(split, train=plain, test=split.test)
     res = evaluate(FixedModel(TABLE).fit(no_meta.train), no_meta, k=2)
     for metric in ("diversity", "genre_diversity", "exercise_diversity"):
@@ -167,8 +200,13 @@ def test_two_models_are_compared_over_the_same_users() -> None:
 
 def test_outputs_json_csv_markdown_and_recommendations(tmp_path: Path) -> None:
     split = tiny_split()
-    res = evaluate([FixedModel(TABLE, VECTORS, rating=3.0).fit(split.train), FixedModel(-TABLE).fit(split.train)],
-                   split, k=2, names=["good", "bad|model"], n_resamples=100)
+    res = evaluate(
+        [FixedModel(TABLE, VECTORS, rating=3.0).fit(split.train), FixedModel(-TABLE).fit(split.train)],
+        split,
+        k=2,
+        names=["good", "bad|model"],
+        n_resamples=100,
+    )
     data = json.loads(res.to_json())
     assert data["k"] == 2 and data["users"] == 2 and data["threshold"] == 4.0
     assert data["models"][0]["metrics"]["ndcg"]["mean"] == pytest.approx(res[0].summary["ndcg"].mean)
@@ -226,8 +264,14 @@ def test_item_order_of_the_model_may_differ_from_the_data() -> None:
     # The same rows as a model would see them if its vocabulary listed the items in reverse.
     order = np.arange(5)[::-1]
     reordered = Interactions(
-        split.train.users, (4 - split.train.items).astype(np.int32), split.train.ratings, None,
-        split.train.user_ids, split.train.item_ids[order], split.train.item_metadata.iloc[order], (1.0, 5.0),
+        split.train.users,
+        (4 - split.train.items).astype(np.int32),
+        split.train.ratings,
+        None,
+        split.train.user_ids,
+        split.train.item_ids[order],
+        split.train.item_metadata.iloc[order],
+        (1.0, 5.0),
     )
     direct = evaluate(FixedModel(TABLE, VECTORS).fit(split.train), split, k=2)
     moved = evaluate(FixedModel(TABLE[:, order], VECTORS[order]).fit(reordered), split, k=2)
@@ -266,5 +310,7 @@ def test_writer_errors_name_the_parameter(tmp_path: Path) -> None:
     with pytest.raises(EmbrecError, match="folder=.*taken' is a file, not a folder") as info:
         res.write_csv(tmp_path / "taken")
     assert "--" not in str(info.value)
-    with pytest.raises(DataError, match=r"threshold=6.0 \(they run from 2 to 5\); pass a lower threshold, such as threshold=5"):
+    with pytest.raises(
+        DataError, match=r"threshold=6.0 \(they run from 2 to 5\); pass a lower threshold, such as threshold=5"
+    ):
         evaluate(FixedModel(TABLE).fit(split.train), split, threshold=6.0)

@@ -347,7 +347,9 @@ def naive_serendipity(recs, rel, hist, vectors, min_distance, metric) -> list[fl
             dists = []
             for j in np.flatnonzero(h):
                 if metric == "cosine":
-                    dists.append(1 - vectors[i] @ vectors[j] / (np.linalg.norm(vectors[i]) * np.linalg.norm(vectors[j])))
+                    dists.append(
+                        1 - vectors[i] @ vectors[j] / (np.linalg.norm(vectors[i]) * np.linalg.norm(vectors[j]))
+                    )
                 else:
                     union = np.logical_or(vectors[i], vectors[j]).sum()
                     dists.append(0.0 if union == 0 else 1 - np.logical_and(vectors[i], vectors[j]).sum() / union)
@@ -367,7 +369,9 @@ def test_serendipity_matches_naive(recs: np.ndarray, seed: int, min_distance: fl
     rel = rng.random((n_users, 8)) < 0.4
     hist = rng.random((n_users, 8)) < 0.3
     for vectors, metric in ((emb, "cosine"), (genres, "jaccard")):
-        got = serendipity(recs, sp.csr_matrix(rel), sp.csr_matrix(hist), vectors, min_distance=min_distance, metric=metric)
+        got = serendipity(
+            recs, sp.csr_matrix(rel), sp.csr_matrix(hist), vectors, min_distance=min_distance, metric=metric
+        )
         want = naive_serendipity(recs, rel, hist, vectors, min_distance, metric)
         # distances equal to the bar up to rounding could flip; random floats make that vanishingly rare
         np.testing.assert_allclose(got, want, atol=1e-12)

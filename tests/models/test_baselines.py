@@ -45,7 +45,15 @@ def random_binary(n_users: int, n_items: int, density: float, seed: int) -> sp.c
 
 def hand_made() -> Interactions:
     """u1 rates a 5 and b 3; u2 rates a 4; u3 rates b 1 and c 2; u4 rates a 5 and d 4."""
-    rows = [("u1", "a", 5), ("u1", "b", 3), ("u2", "a", 4), ("u3", "b", 1), ("u3", "c", 2), ("u4", "a", 5), ("u4", "d", 4)]
+    rows = [
+        ("u1", "a", 5),
+        ("u1", "b", 3),
+        ("u2", "a", 4),
+        ("u3", "b", 1),
+        ("u3", "c", 2),
+        ("u4", "a", 5),
+        ("u4", "d", 4),
+    ]
     users, items, ratings = zip(*rows)
     return build_interactions(list(users), list(items), [float(r) for r in ratings], rating_scale=(1.0, 5.0))
 
@@ -169,7 +177,10 @@ def test_ease_config_rejects_bad_values(bad: dict[str, object]) -> None:
 # ---------------------------------------------------------------------------- implicit
 @pytest.mark.parametrize(
     "model",
-    [ALSRecommender(embedding_dim=2, weight_decay=0.1, epochs=10), BPRRecommender(embedding_dim=4, epochs=50, learning_rate=0.05)],
+    [
+        ALSRecommender(embedding_dim=2, weight_decay=0.1, epochs=10),
+        BPRRecommender(embedding_dim=4, epochs=50, learning_rate=0.05),
+    ],
     ids=["als", "bpr"],
 )
 def test_implicit_models_rank_the_obvious_item_first(model: ALSRecommender | BPRRecommender) -> None:
@@ -206,7 +217,8 @@ def test_als_cuda_without_implicit_cuda_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(embedding_dim=0), dict(seed=-1), dict(threads=0), dict(alpha=0.0), dict(device="tpu"), dict(epochs=1.5)]
+    "bad",
+    [dict(embedding_dim=0), dict(seed=-1), dict(threads=0), dict(alpha=0.0), dict(device="tpu"), dict(epochs=1.5)],
 )
 def test_als_config_rejects_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match=next(iter(bad))):

@@ -121,11 +121,27 @@ def test_a_rule_across_settings_goes_in_validate() -> None:
 
 # ---------------------------------------------------------------------------- parse_settings
 def test_pairs_are_typed_by_the_fields() -> None:
-    pairs = ["epochs=5", "learning_rate=1e-3", "early_stopping=no", "objective=ranking", "n_negatives=none",
-             "device=cuda:0", "liked_rating=3.5", "embedding-dim=64", "refit=TRUE"]
+    pairs = [
+        "epochs=5",
+        "learning_rate=1e-3",
+        "early_stopping=no",
+        "objective=ranking",
+        "n_negatives=none",
+        "device=cuda:0",
+        "liked_rating=3.5",
+        "embedding-dim=64",
+        "refit=TRUE",
+    ]
     assert parse_settings(pairs, None, EmbeddingConfig) == {
-        "epochs": 5, "learning_rate": 1e-3, "early_stopping": False, "objective": "ranking", "n_negatives": None,
-        "device": "cuda:0", "liked_rating": 3.5, "embedding_dim": 64, "refit": True,
+        "epochs": 5,
+        "learning_rate": 1e-3,
+        "early_stopping": False,
+        "objective": "ranking",
+        "n_negatives": None,
+        "device": "cuda:0",
+        "liked_rating": 3.5,
+        "embedding_dim": 64,
+        "refit": True,
     }
     assert parse_settings(["threads=none"], None, EASEConfig) == {"threads": None}
     assert parse_settings([], None, EASEConfig) == {}
@@ -161,17 +177,26 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_toml_file_of_top_level_settings(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         objective = "ranking"
         embedding_dim = 48
         learning_rate = 1     # a whole number is a number
         early_stopping = false
         n_negatives = "none"
         epochs = 7
-    """)
+    """,
+    )
     settings = parse_settings([], path, EmbeddingConfig)
-    assert settings == {"objective": "ranking", "embedding_dim": 48, "learning_rate": 1, "early_stopping": False,
-                        "n_negatives": None, "epochs": 7}
+    assert settings == {
+        "objective": "ranking",
+        "embedding_dim": 48,
+        "learning_rate": 1,
+        "early_stopping": False,
+        "n_negatives": None,
+        "epochs": 7,
+    }
     # pairs override the file, and a later pair an earlier one
     settings = parse_settings(["epochs=3", "embedding_dim=16", "epochs=4"], str(path), EmbeddingConfig)
     assert settings["epochs"] == 4 and settings["embedding_dim"] == 16 and settings["objective"] == "ranking"

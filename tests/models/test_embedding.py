@@ -189,7 +189,13 @@ def test_config_stays_as_asked_and_fit_records_what_it_used(tiny):
     assert model.config is config
     used = model.resolved_config_
     assert (used.embedding_dim, used.learning_rate, used.weight_decay, used.decay_mode) == (32, 4e-3, 3e-3, "per_row")
-    assert (used.batch_size, used.patience, used.refit, used.optimizer, used.n_negatives) == (1024, 3, False, "adam", None)
+    assert (used.batch_size, used.patience, used.refit, used.optimizer, used.n_negatives) == (
+        1024,
+        3,
+        False,
+        "adam",
+        None,
+    )
     assert used.device == model.device_ and used.device != "auto"
     assert model.net_.user_embedding.weight.shape[1] == 32
 
@@ -197,8 +203,12 @@ def test_config_stays_as_asked_and_fit_records_what_it_used(tiny):
 @pytest.mark.parametrize(
     ("asked", "expected"),
     [
-        (dict(objective="ranking"), dict(embedding_dim=64, decay_mode="decoupled", optimizer="adamw", n_negatives=None,
-                                         refit=True, batch_size=64)),
+        (
+            dict(objective="ranking"),
+            dict(
+                embedding_dim=64, decay_mode="decoupled", optimizer="adamw", n_negatives=None, refit=True, batch_size=64
+            ),
+        ),
         (dict(objective="ranking", n_negatives=5), dict(n_negatives=5)),
         (dict(objective="ranking", n_negatives=500), dict(n_negatives=None)),  # more than the 20 items: full softmax
         (dict(optimizer="sparse_adam"), dict(optimizer="sparse_adam")),

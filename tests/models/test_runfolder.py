@@ -18,8 +18,11 @@ FORMAT1 = Path(__file__).parent / "data" / "format1"
 
 @pytest.mark.parametrize("name", ["embedding", "popularity", "biases", "ease", "als", "bpr"])
 def test_format_2_stores_config_and_resolved(name, tiny, tmp_path):
-    fast = {"embedding": dict(epochs=2, embedding_dim=4), "als": dict(epochs=2, embedding_dim=4),
-            "bpr": dict(epochs=2, embedding_dim=4)}
+    fast = {
+        "embedding": dict(epochs=2, embedding_dim=4),
+        "als": dict(epochs=2, embedding_dim=4),
+        "bpr": dict(epochs=2, embedding_dim=4),
+    }
     model = models.create(name, **fast.get(name, {})).fit(tiny)
     info = json.loads((model.save(tmp_path / "run") / "embrec.json").read_text())
     assert info["format_version"] == FORMAT_VERSION == 2

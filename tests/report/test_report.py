@@ -61,9 +61,20 @@ def test_report_holds_every_section(report):
     text = report.read_text()
     for anchor in ("data", "training", "evaluation", "map", "best", "users"):
         assert f'id="{anchor}"' in text
-    for label in ("popularity", "ease", "ndcg", "novelty", "Paired differences", "damped mean", "Rated highly", "Recommended"):
+    for label in (
+        "popularity",
+        "ease",
+        "ndcg",
+        "novelty",
+        "Paired differences",
+        "damped mean",
+        "Rated highly",
+        "Recommended",
+    ):
         assert label in text
-    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == 4  # histogram, curves, intervals, distributions
+    assert (
+        len(re.findall(r'<img src="data:image/png;base64,', text)) == 4
+    )  # histogram, curves, intervals, distributions
     assert re.search(r"\d\.\d{4}<span class=\"ci\">\[\d\.\d{4}, \d\.\d{4}\]</span>", text)  # means with intervals
 
 
@@ -133,7 +144,10 @@ def test_report_of_a_real_run(tmp_path):
     data = load_data(folder)
     split = make_split(data, "random", test_fraction=0.1, seed=42)
     model = EmbeddingRecommender(objective="rating").fit(split.train)
-    run = model.save(tmp_path / "run", extra={"data": {"data": str(folder)}, "split": {"split": "random", "test_fraction": 0.1, "seed": 42}})
+    run = model.save(
+        tmp_path / "run",
+        extra={"data": {"data": str(folder)}, "split": {"split": "random", "test_fraction": 0.1, "seed": 42}},
+    )
     out = build_report(run, tmp_path / "report.html")
     text = out.read_text()
     assert "Shawshank Redemption, The (1994)" in text

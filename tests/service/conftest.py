@@ -26,8 +26,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("runs")
     out = {}
     for objective in ("ranking", "rating"):
-        model = EmbeddingRecommender(objective=objective, embedding_dim=8, epochs=40, early_stopping=False,
-                                      learning_rate=0.05, seed=3).fit(data)
+        model = EmbeddingRecommender(
+            objective=objective, embedding_dim=8, epochs=40, early_stopping=False, learning_rate=0.05, seed=3
+        ).fit(data)
         out[objective] = model.save(base / objective)
     out["popularity"] = PopularityRecommender().fit(data).save(base / "popularity")
     return out
@@ -73,14 +74,18 @@ def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on a free port of 127.0.0.1; yields its server URL (no database)."""
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: install the Debian package postgresql, as .ci/run does")
+        pytest.skip(
+            "PostgreSQL binaries (initdb, pg_ctl) not found: install the Debian package postgresql, as .ci/run does"
+        )
     prefix: list[str] = []
     owner = None
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as (the Debian package creates it)")
+            pytest.skip(
+                "running as root and there is no 'postgres' user to run PostgreSQL as (the Debian package creates it)"
+            )
         runuser = shutil.which("runuser")
         if runuser is None:
             pytest.skip("running as root without runuser (util-linux) to start PostgreSQL as the 'postgres' user")
@@ -98,8 +103,10 @@ def postgres_server() -> Iterator[str]:
 
     port = free_port()
     run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
-    options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
+    options = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
     run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"])
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"

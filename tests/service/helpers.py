@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 SCRIPT_TITLE = '<script>window.__pwned = "script"</script> (2001)'
-IMG_TITLE = '<img src=x onerror="window.__pwned = \'img\'"> (2002)'
+IMG_TITLE = "<img src=x onerror=\"window.__pwned = 'img'\"> (2002)"
 N_ITEMS = 24
 
 

@@ -23,8 +23,16 @@ def new_user(client: TestClient) -> str:
 def test_health(client: TestClient) -> None:
     body = client.get("/api/health").json()
     assert body == {
-        "status": "ok", "model": "embedding", "objective": "ranking", "n_users": 60, "n_items": N_ITEMS,
-        "rating_scale": [0.5, 5.0], "predicts_ratings": False, "can_fold_in": True, "has_map": True, "max_n": 100,
+        "status": "ok",
+        "model": "embedding",
+        "objective": "ranking",
+        "n_users": 60,
+        "n_items": N_ITEMS,
+        "rating_scale": [0.5, 5.0],
+        "predicts_ratings": False,
+        "can_fold_in": True,
+        "has_map": True,
+        "max_n": 100,
         "storage": "sqlite",
     }
 
@@ -43,8 +51,14 @@ def test_search_is_a_case_insensitive_substring_most_rated_first(client: TestCli
 
 def test_film_details_and_unknown_ids(client: TestClient) -> None:
     film = client.get("/api/films/24").json()
-    assert film == {"item": 24, "title": "Quiet Drama 14 (1994)", "year": 1994, "genres": ["Drama", "Romance"],
-                    "n_ratings": film["n_ratings"], "mean_rating": None}
+    assert film == {
+        "item": 24,
+        "title": "Quiet Drama 14 (1994)",
+        "year": 1994,
+        "genres": ["Drama", "Romance"],
+        "n_ratings": film["n_ratings"],
+        "mean_rating": None,
+    }
     assert film["n_ratings"] > 0
     for path in ("/api/films/999", "/api/films/999/similar", "/api/users/1/recommendations"):
         response = client.get(path)
@@ -116,14 +130,16 @@ def test_diversity_reranks_the_candidates(client: TestClient) -> None:
     assert items != [r["item"] for r in plain[:5]]
 
 
-@pytest.mark.parametrize("params", [{"n": 0}, {"n": 101}, {"n": "ten"}, {"lambda": -0.1}, {"lambda": 1.5},
-                                    {"lambda": "nan"}])
+@pytest.mark.parametrize(
+    "params", [{"n": 0}, {"n": 101}, {"n": "ten"}, {"lambda": -0.1}, {"lambda": 1.5}, {"lambda": "nan"}]
+)
 def test_list_parameters_are_checked(client: TestClient, params: dict[str, Any]) -> None:
     assert client.get("/api/users/500/recommendations", params=params).status_code == 422
 
 
-def test_predictions_need_a_rating_model(client: TestClient, runs: dict[str, Path], client_for: Any,
-                                         tmp_path: Path) -> None:
+def test_predictions_need_a_rating_model(
+    client: TestClient, runs: dict[str, Path], client_for: Any, tmp_path: Path
+) -> None:
     response = client.get("/api/users/500/predictions/12")
     assert response.status_code == 409 and "does not predict ratings" in response.json()["detail"]
     rating = client_for(runs["rating"], f"sqlite:///{tmp_path / 'rating.sqlite'}")
@@ -140,8 +156,11 @@ def test_new_user_rates_and_gets_fold_in_recommendations(client: TestClient, run
     assert client.get(f"/api/new-users/{uid}/recommendations").json()["recommendations"] == []
     one = client.post(f"/api/new-users/{uid}/ratings", json={"item": 10, "rating": 5}).json()
     assert [r["item"] for r in one["ratings"]] == [10] and len(one["recommendations"]) == 10
-    many = client.post(f"/api/new-users/{uid}/ratings", params={"n": 6},
-                       json={"ratings": [{"item": 11, "rating": 4.5}, {"item": "14", "rating": 5}, {"item": 30, "rating": 1}]})
+    many = client.post(
+        f"/api/new-users/{uid}/ratings",
+        params={"n": 6},
+        json={"ratings": [{"item": 11, "rating": 4.5}, {"item": "14", "rating": 5}, {"item": 30, "rating": 1}]},
+    )
     body = many.json()
     assert many.status_code == 200 and body["n"] == 6
     assert {r["item"]: r["rating"] for r in body["ratings"]} == {10: 5.0, 11: 4.5, 14: 5.0, 30: 1.0}
@@ -157,7 +176,9 @@ def test_new_user_rates_and_gets_fold_in_recommendations(client: TestClient, run
 
 def test_rating_again_and_removing(client: TestClient, runs: dict[str, Path]) -> None:
     uid = new_user(client)
-    client.post(f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 10, "rating": 5}, {"item": 12, "rating": 4}]})
+    client.post(
+        f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 10, "rating": 5}, {"item": 12, "rating": 4}]}
+    )
     body = client.post(f"/api/new-users/{uid}/ratings", json={"item": 10, "rating": 1}).json()
     assert {r["item"]: r["rating"] for r in body["ratings"]} == {10: 1.0, 12: 4.0}
     expected = load(str(runs["ranking"])).recommend_new_user([10, 12], [1, 4], n=10)
@@ -171,33 +192,39 @@ def test_rating_again_and_removing(client: TestClient, runs: dict[str, Path]) ->
 def test_bad_ratings_store_nothing(client: TestClient) -> None:
     uid = new_user(client)
     client.post(f"/api/new-users/{uid}/ratings", json={"item": 10, "rating": 4})
-    off_scale = client.post(f"/api/new-users/{uid}/ratings",
-                            json={"ratings": [{"item": 11, "rating": 4}, {"item": 12, "rating": 7}]})
+    off_scale = client.post(
+        f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 11, "rating": 4}, {"item": 12, "rating": 7}]}
+    )
     assert off_scale.status_code == 422
     error = off_scale.json()["detail"][0]
     assert error["loc"] == ["body", "ratings", 1, "rating"] and "outside the model's scale 0.5-5" in error["msg"]
-    unknown = client.post(f"/api/new-users/{uid}/ratings",
-                          json={"ratings": [{"item": 11, "rating": 4}, {"item": 4242, "rating": 3}]})
+    unknown = client.post(
+        f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 11, "rating": 4}, {"item": 4242, "rating": 3}]}
+    )
     assert unknown.status_code == 404 and "4242" in unknown.json()["detail"]
-    twice = client.post(f"/api/new-users/{uid}/ratings",
-                        json={"ratings": [{"item": 11, "rating": 4}, {"item": "11", "rating": 3}]})
+    twice = client.post(
+        f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 11, "rating": 4}, {"item": "11", "rating": 3}]}
+    )
     assert twice.status_code == 422 and "rated twice" in twice.json()["detail"][0]["msg"]
     assert [r["item"] for r in client.get(f"/api/new-users/{uid}").json()["ratings"]] == [10]
 
 
-@pytest.mark.parametrize("body", [
-    {"item": 10},
-    {"rating": 4},
-    {"item": 10, "rating": 4, "extra": 1},
-    {"item": True, "rating": 4},
-    {"item": 10.5, "rating": 4},
-    {"item": 10, "rating": "four"},
-    {"item": 10, "rating": None},
-    {"ratings": []},
-    {"ratings": [{"item": 10}]},
-    [{"item": 10, "rating": 4}],
-    "10",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"item": 10},
+        {"rating": 4},
+        {"item": 10, "rating": 4, "extra": 1},
+        {"item": True, "rating": 4},
+        {"item": 10.5, "rating": 4},
+        {"item": 10, "rating": "four"},
+        {"item": 10, "rating": None},
+        {"ratings": []},
+        {"ratings": [{"item": 10}]},
+        [{"item": 10, "rating": 4}],
+        "10",
+    ],
+)
 def test_malformed_bodies_are_422(client: TestClient, body: Any) -> None:
     uid = new_user(client)
     response = client.post(f"/api/new-users/{uid}/ratings", json=body)
@@ -205,8 +232,9 @@ def test_malformed_bodies_are_422(client: TestClient, body: Any) -> None:
     assert client.get(f"/api/new-users/{uid}").json()["ratings"] == []
 
 
-@pytest.mark.parametrize("raw", [b'{"item": 10, "rating": NaN}', b'{"item": 10, "rating": Infinity}', b"{item: 10",
-                                 b""])
+@pytest.mark.parametrize(
+    "raw", [b'{"item": 10, "rating": NaN}', b'{"item": 10, "rating": Infinity}', b"{item: 10", b""]
+)
 def test_non_json_and_non_finite_are_422(client: TestClient, raw: bytes) -> None:
     uid = new_user(client)
     response = client.post(f"/api/new-users/{uid}/ratings", content=raw, headers={"content-type": "application/json"})
@@ -214,8 +242,11 @@ def test_non_json_and_non_finite_are_422(client: TestClient, raw: bytes) -> None
 
 
 def test_unknown_new_user(client: TestClient) -> None:
-    for method, path in [("get", "/api/new-users/abc"), ("get", "/api/new-users/abc/recommendations"),
-                         ("post", "/api/new-users/abc/ratings")]:
+    for method, path in [
+        ("get", "/api/new-users/abc"),
+        ("get", "/api/new-users/abc/recommendations"),
+        ("post", "/api/new-users/abc/ratings"),
+    ]:
         kwargs = {"json": {"item": 10, "rating": 4}} if method == "post" else {}
         response = getattr(client, method)(path, **kwargs)
         assert response.status_code == 404 and "'abc'" in response.json()["detail"]
@@ -225,7 +256,9 @@ def test_new_user_predictions_from_a_rating_model(runs: dict[str, Path], client_
     rating = client_for(runs["rating"])
     uid = new_user(rating)
     assert rating.get(f"/api/new-users/{uid}/predictions/12").status_code == 409  # nothing rated yet
-    rating.post(f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 10, "rating": 5}, {"item": 30, "rating": 1}]})
+    rating.post(
+        f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 10, "rating": 5}, {"item": 30, "rating": 1}]}
+    )
     body = rating.get(f"/api/new-users/{uid}/predictions/12").json()
     model = load(str(runs["rating"]))
     scores = model.recommend_new_user([10, 30], [5, 1], n=N_ITEMS)
@@ -239,8 +272,9 @@ def test_restarting_the_service_loses_nothing(runs: dict[str, Path], db_url: str
 
     with TestClient(create_app(runs["ranking"], db_url=db_url)) as first:
         uid = new_user(first)
-        before = first.post(f"/api/new-users/{uid}/ratings",
-                            json={"ratings": [{"item": 10, "rating": 5}, {"item": 13, "rating": 4}]}).json()
+        before = first.post(
+            f"/api/new-users/{uid}/ratings", json={"ratings": [{"item": 10, "rating": 5}, {"item": 13, "rating": 4}]}
+        ).json()
     with TestClient(create_app(runs["ranking"], db_url=db_url)) as second:
         after = second.get(f"/api/new-users/{uid}/recommendations").json()
     assert after["ratings"] == before["ratings"] and after["recommendations"] == before["recommendations"]

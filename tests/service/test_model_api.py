@@ -53,7 +53,9 @@ def test_new_user_scores_are_the_training_users_kernel(model: EmbeddingRecommend
     assert scores.shape == (N_ITEMS,) and np.isfinite(scores).all()
     # a training user's own vector, scored as a new user's, gets that user's ranking scores
     u = int(model.user_index(500)[0])
-    np.testing.assert_allclose(model.score_new_user(model.user_vectors()[u]), model.score([500])[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.score_new_user(model.user_vectors()[u]), model.score([500])[0], rtol=1e-5, atol=1e-6
+    )
     with pytest.raises(DataError, match="pass the vector fold_in"):
         model.score_new_user(np.zeros(3), bias)
 
@@ -73,7 +75,7 @@ def test_new_user_top_n_ranks_by_those_scores_without_the_rated_films(model: Emb
         np.testing.assert_allclose(shown, scores[items], rtol=1e-6)
     # more than there is to recommend: padded as recommend_indexes pads
     items, shown = model.recommend_new_user_indexes(vector, bias, N_ITEMS, exclude=rated)
-    assert (items[-len(rated):] == -1).all() and np.isneginf(shown[-len(rated):]).all()
+    assert (items[-len(rated) :] == -1).all() and np.isneginf(shown[-len(rated) :]).all()
     with pytest.raises(ConfigError, match="n=0"):
         model.recommend_new_user_indexes(vector, bias, 0)
     with pytest.raises(UnknownIdError, match="out of range"):

@@ -22,8 +22,14 @@ from conftest import real_dataset
 from service.helpers import IMG_TITLE, SCRIPT_TITLE, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "service.png"
 
 
@@ -46,8 +52,11 @@ def serve(run: Path, db_url: str) -> Iterator[str]:
     from embrec.service import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(run, db_url=db_url), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(run, db_url=db_url), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        )
+    )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -163,9 +172,17 @@ def test_the_page_on_real_data(browser: Any, tmp_path: Path) -> None:
         page, problems = open_page(browser, url)
         rated = 0
         for query, titles in [
-            ("star wars", ["Star Wars: Episode IV - A New Hope (1977)", "Star Wars: Episode V - The Empire Strikes Back (1980)"]),
-            ("lord of the rings", ["Lord of the Rings: The Fellowship of the Ring, The (2001)",
-                                   "Lord of the Rings: The Two Towers, The (2002)"]),
+            (
+                "star wars",
+                ["Star Wars: Episode IV - A New Hope (1977)", "Star Wars: Episode V - The Empire Strikes Back (1980)"],
+            ),
+            (
+                "lord of the rings",
+                [
+                    "Lord of the Rings: The Fellowship of the Ring, The (2001)",
+                    "Lord of the Rings: The Two Towers, The (2002)",
+                ],
+            ),
             ("matrix", ["Matrix, The (1999)"]),
         ]:
             search(page, query)

@@ -20,23 +20,35 @@ def cli() -> typer.Typer:
     return app
 
 
-def test_serve_hands_the_run_to_uvicorn(cli: typer.Typer, runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_hands_the_run_to_uvicorn(
+    cli: typer.Typer, runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("embrec.service.app.run_server", lambda run, **kw: calls.append({"run": run, **kw}))
     result = CliRunner().invoke(cli, ["serve", str(runs["ranking"]), "--port", "8123"])
     assert result.exit_code == 0, result.output
-    assert calls == [{"run": runs["ranking"], "host": "127.0.0.1", "port": 8123, "db_url": None, "threads": 1,
-                      "log_level": "info"}]
+    assert calls == [
+        {"run": runs["ranking"], "host": "127.0.0.1", "port": 8123, "db_url": None, "threads": 1, "log_level": "info"}
+    ]
     assert "http://127.0.0.1:8123/" in result.output and "ranking.service.sqlite" in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["serve", "{missing}"], "no run folder"),
-    (["serve", "{run}", "--db", "mysql://u@h/db"], "not supported"),
-    (["serve", "{run}", "--db", "sqlite://"], "in-memory"),
-])
-def test_serve_reports_bad_input_in_one_line(cli: typer.Typer, runs: dict[str, Path], tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["serve", "{missing}"], "no run folder"),
+        (["serve", "{run}", "--db", "mysql://u@h/db"], "not supported"),
+        (["serve", "{run}", "--db", "sqlite://"], "in-memory"),
+    ],
+)
+def test_serve_reports_bad_input_in_one_line(
+    cli: typer.Typer,
+    runs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
     monkeypatch.setattr("embrec.service.app.run_server", lambda *a, **k: pytest.fail("must not start"))
     filled = [a.format(missing=tmp_path / "nope", run=runs["ranking"]) for a in args]
     result = CliRunner().invoke(cli, filled)

@@ -107,8 +107,12 @@ def test_database_urls() -> None:
     assert normalise_url("postgres://u:secret@db:5432/x").drivername == "postgresql+psycopg"
     assert normalise_url("postgresql://u@db/x").drivername == "postgresql+psycopg"
     assert normalise_url("sqlite:///a/b.sqlite").database == "a/b.sqlite"
-    for bad, message in [("sqlite://", "in-memory"), ("sqlite:///:memory:", "in-memory"),
-                         ("mysql://u@h/db", "'mysql'.*not supported"), ("not a url", "cannot be parsed")]:
+    for bad, message in [
+        ("sqlite://", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("mysql://u@h/db", "'mysql'.*not supported"),
+        ("not a url", "cannot be parsed"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             normalise_url(bad)
 

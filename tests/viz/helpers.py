@@ -12,8 +12,14 @@ import pandas as pd
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 #: A title that is markup: it must show as text everywhere.
 EVIL_TITLE = '<script>alert("pwned")</script> & <b>Bold</b> (1999)'
 N_ITEMS = 40
@@ -28,7 +34,9 @@ def write_catalogue(folder: Path, *, seed: int = 3) -> tuple[Path, Path]:
         side = u % 2
         liked = np.arange(20) + 20 * side
         other = np.arange(20) + 20 * (1 - side)
-        chosen = np.concatenate([rng.choice(liked[liked != 39], 10, replace=False), rng.choice(other[other != 39], 4, replace=False)])
+        chosen = np.concatenate(
+            [rng.choice(liked[liked != 39], 10, replace=False), rng.choice(other[other != 39], 4, replace=False)]
+        )
         for i in chosen:
             rating = float(rng.choice([4.0, 4.5, 5.0])) if i in liked else float(rng.choice([1.0, 2.0, 3.0]))
             rows.append((1000 + u, 100 + int(i), rating, 1_500_000_000 + int(rng.integers(0, 10**6))))
@@ -36,11 +44,13 @@ def write_catalogue(folder: Path, *, seed: int = 3) -> tuple[Path, Path]:
     ratings = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
     titles = [f"Film {i} ({1980 + i})" for i in range(N_ITEMS)]
     titles[7] = EVIL_TITLE
-    items = pd.DataFrame({
-        "item": 100 + np.arange(N_ITEMS),
-        "title": titles,
-        "genres": ["Sci-Fi|Action" if i < 20 else "Drama|Romance" for i in range(N_ITEMS)],
-    })
+    items = pd.DataFrame(
+        {
+            "item": 100 + np.arange(N_ITEMS),
+            "title": titles,
+            "genres": ["Sci-Fi|Action" if i < 20 else "Drama|Romance" for i in range(N_ITEMS)],
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     ratings_path, items_path = folder / "my_ratings.csv", folder / "my_films.csv"
     ratings.to_csv(ratings_path, index=False)
@@ -68,12 +78,16 @@ def train_run(folder: Path, *, objective: str = "rating", epochs: int = 12) -> t
     ratings_path, items_path = write_catalogue(folder / "data")
     data = load_catalogue(ratings_path, items_path)
     split = make_split(data, "random", test_fraction=0.2, seed=1)
-    model = EmbeddingRecommender(objective=objective, embedding_dim=8, epochs=epochs, batch_size=32, learning_rate=0.02,
-                                 patience=50, seed=0).fit(split.train)
-    run = model.save(folder / "run", extra={
-        "data": {"data": str(ratings_path), "items": str(items_path)},
-        "split": dict(SPLIT_OPTIONS),
-    })
+    model = EmbeddingRecommender(
+        objective=objective, embedding_dim=8, epochs=epochs, batch_size=32, learning_rate=0.02, patience=50, seed=0
+    ).fit(split.train)
+    run = model.save(
+        folder / "run",
+        extra={
+            "data": {"data": str(ratings_path), "items": str(items_path)},
+            "split": dict(SPLIT_OPTIONS),
+        },
+    )
     return run, model, split
 
 
@@ -137,5 +151,3 @@ def open_page(path: Path, screenshot: Path, *, wait_ms: int = 800, full_page: bo
         finally:
             browser.close()
     return found
-
-

@@ -29,8 +29,11 @@ def small():
     items = [10, 11, 11, 11, 11] + [12] * 10 + [13, 13]
     ratings = [5.0, 5.0, 5.0, 4.0, 4.0] + [3.0] * 10 + [1.0, 2.0]
     meta = pd.DataFrame(
-        {"title": ["Once (2001)", "Four (2002)", "Ten (2003)", "Two (2004)"], "year": [2001, 2002, 2003, 2004],
-         "genres": ["Drama", "Comedy", "Drama|Comedy", "Horror"]},
+        {
+            "title": ["Once (2001)", "Four (2002)", "Ten (2003)", "Two (2004)"],
+            "year": [2001, 2002, 2003, 2004],
+            "genres": ["Drama", "Comedy", "Drama|Comedy", "Horror"],
+        },
         index=pd.Index([10, 11, 12, 13], name="item"),
     )
     return build_interactions(users, items, ratings, None, rating_scale=(0.5, 5.0), item_metadata=meta, name="small")
@@ -140,7 +143,10 @@ def test_to_dict_is_plain_json():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.integers(1, 500), st.floats(0.5, 5.0), st.floats(0.0, 200.0), st.floats(0.5, 5.0),
+    st.integers(1, 500),
+    st.floats(0.5, 5.0),
+    st.floats(0.0, 200.0),
+    st.floats(0.5, 5.0),
 )
 def test_damped_mean_lies_between_the_film_mean_and_the_global_mean(v, r, m, c):
     d = float(damped_mean([v], [r], m, c)[0])

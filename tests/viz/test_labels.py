@@ -74,8 +74,10 @@ def test_no_two_labels_overlap_when_there_is_room(n, seed):
         ("Trial, The (Procès, Le) (1962)", "The Trial (1962)"),
         ("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", "Amelie (2001)"),
         ("Star Wars: Episode VI - Return of the Jedi (1983)", "Star Wars: Episode VI -\nReturn of the Jedi (1983)"),
-        ("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)",
-         "Dr. Strangelove or: How I\nLearned to Stop Wo… (1964)"),
+        (
+            "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)",
+            "Dr. Strangelove or: How I\nLearned to Stop Wo… (1964)",
+        ),
         ("Heat", "Heat"),
         ("", ""),
         ("(2000)", "(2000)"),
@@ -86,7 +88,10 @@ def test_short_titles(title, label):
 
 
 def test_short_title_never_leaves_the_year_alone_and_stays_short():
-    for title in ["A Very Long Title That Goes On And On And On Forever (1999)", "Supercalifragilisticexpialidociousness (1964)"]:
+    for title in [
+        "A Very Long Title That Goes On And On And On Forever (1999)",
+        "Supercalifragilisticexpialidociousness (1964)",
+    ]:
         lines = short_title(title).split("\n")
         assert len(lines) <= 2 and all(len(line) <= 34 for line in lines)
         assert lines[-1] != "(1999)" and lines[-1].endswith(")")

@@ -33,8 +33,9 @@ _CONTEXT: contextvars.ContextVar[typer.Context | None] = contextvars.ContextVar(
 _CTX_PARAM = "_embrec_ctx"
 
 
-def replace_signature(wrapper: Any, func: Callable[..., Any], *, drop: tuple[str, ...] = (),
-                      add: list[inspect.Parameter] | None = None) -> None:
+def replace_signature(
+    wrapper: Any, func: Callable[..., Any], *, drop: tuple[str, ...] = (), add: list[inspect.Parameter] | None = None
+) -> None:
     """Give ``wrapper`` the signature Typer should read: ``func``'s, less ``drop``, plus ``add``.
 
     Annotations are resolved where ``func`` was written, so ``Annotated`` options keep their flags.
@@ -111,7 +112,9 @@ def as_flags(message: str, command: Any = None) -> str:
         flag = max(param.opts, key=len)
         off = max(param.secondary_opts, key=len) if param.secondary_opts else None
 
-        def spelled(match: re.Match[str], flag: str = flag, off: str | None = off, is_flag: bool = param.is_flag) -> str:
+        def spelled(
+            match: re.Match[str], flag: str = flag, off: str | None = off, is_flag: bool = param.is_flag
+        ) -> str:
             if _inside_a_call(match.string, match.start()):
                 return match.group(0)  # download_dataset('ml-100k', force=True) is Python, not a flag
             value = next((g for g in match.groups() if g is not None), None)

@@ -38,35 +38,98 @@ def _opt(flag: str, help_text: str, panel: str, **kw: Any) -> Any:
 
 
 #: ``--dataset`` and ``--data-dir``, also declared alone by commands that read a run's data.
-DatasetOption = Annotated[str | None, _opt("--dataset", "A built-in dataset (see `embrec datasets list`), downloaded when missing.", DATA)]
-DataDirOption = Annotated[Path | None, _opt("--data-dir", "Where built-in datasets live (else $EMBREC_DATA_DIR, else the user cache).", DATA)]
+DatasetOption = Annotated[
+    str | None, _opt("--dataset", "A built-in dataset (see `embrec datasets list`), downloaded when missing.", DATA)
+]
+DataDirOption = Annotated[
+    Path | None, _opt("--data-dir", "Where built-in datasets live (else $EMBREC_DATA_DIR, else the user cache).", DATA)
+]
 
 #: name -> (annotation, default); the order is the order in --help.
 DATA_PARAMS: dict[str, tuple[Any, Any]] = {
-    "data": (Annotated[Path | None, _opt("--data", "A MovieLens folder or your own CSV/TSV/Parquet ratings file.", DATA)], None),
+    "data": (
+        Annotated[Path | None, _opt("--data", "A MovieLens folder or your own CSV/TSV/Parquet ratings file.", DATA)],
+        None,
+    ),
     "dataset": (DatasetOption, None),
     "data_dir": (DataDirOption, None),
     "user_col": (Annotated[str, _opt("--user-col", "Your file's user column.", DATA)], "user"),
     "item_col": (Annotated[str, _opt("--item-col", "Your file's item column.", DATA)], "item"),
-    "rating_col": (Annotated[str | None, _opt("--rating-col", "Your file's rating column; 'none' for implicit feedback.", DATA)], "rating"),
-    "timestamp_col": (Annotated[str | None, _opt("--timestamp-col", "Your file's timestamp column; 'none' if it has none.", DATA)], "timestamp"),
-    "sep": (Annotated[str | None, _opt("--sep", "Field delimiter of your file (default: by extension, ',' or tab).", DATA)], None),
-    "items": (Annotated[Path | None, _opt("--items", "Optional item metadata file (CSV/TSV/Parquet) with id, title and genres.", DATA)], None),
-    "rating_scale": (Annotated[tuple[float, float] | None, _opt("--rating-scale", "Lowest and highest allowed rating (default: from the data).", DATA)], None),
-    "duplicates": (Annotated[DuplicatePolicy, _opt("--duplicates", "Repeated (user, item) pairs: keep the last, the first, their mean, or refuse.", DATA)], DuplicatePolicy.last),
+    "rating_col": (
+        Annotated[str | None, _opt("--rating-col", "Your file's rating column; 'none' for implicit feedback.", DATA)],
+        "rating",
+    ),
+    "timestamp_col": (
+        Annotated[str | None, _opt("--timestamp-col", "Your file's timestamp column; 'none' if it has none.", DATA)],
+        "timestamp",
+    ),
+    "sep": (
+        Annotated[str | None, _opt("--sep", "Field delimiter of your file (default: by extension, ',' or tab).", DATA)],
+        None,
+    ),
+    "items": (
+        Annotated[
+            Path | None,
+            _opt("--items", "Optional item metadata file (CSV/TSV/Parquet) with id, title and genres.", DATA),
+        ],
+        None,
+    ),
+    "rating_scale": (
+        Annotated[
+            tuple[float, float] | None,
+            _opt("--rating-scale", "Lowest and highest allowed rating (default: from the data).", DATA),
+        ],
+        None,
+    ),
+    "duplicates": (
+        Annotated[
+            DuplicatePolicy,
+            _opt("--duplicates", "Repeated (user, item) pairs: keep the last, the first, their mean, or refuse.", DATA),
+        ],
+        DuplicatePolicy.last,
+    ),
 }
 
 SPLIT_PARAMS: dict[str, tuple[Any, Any]] = {
     "split": (Annotated[SplitMethod, _opt("--split", "How to hold out test ratings.", SPLIT)], SplitMethod.random),
-    "test_fraction": (Annotated[float | None, _opt("--test-fraction", "Share held out (random: of rows; user/temporal: of each user's rows; cutoff: latest share of time).", SPLIT)], None),
-    "test_count": (Annotated[int | None, _opt("--test-count", "Rows held out per user (user/temporal splits), instead of a fraction.", SPLIT)], None),
-    "cutoff": (Annotated[str | None, _opt("--cutoff", "Global time cutoff for --split cutoff: Unix seconds or an ISO date.", SPLIT)], None),
+    "test_fraction": (
+        Annotated[
+            float | None,
+            _opt(
+                "--test-fraction",
+                "Share held out (random: of rows; user/temporal: of each user's rows; cutoff: latest share of time).",
+                SPLIT,
+            ),
+        ],
+        None,
+    ),
+    "test_count": (
+        Annotated[
+            int | None,
+            _opt("--test-count", "Rows held out per user (user/temporal splits), instead of a fraction.", SPLIT),
+        ],
+        None,
+    ),
+    "cutoff": (
+        Annotated[
+            str | None, _opt("--cutoff", "Global time cutoff for --split cutoff: Unix seconds or an ISO date.", SPLIT)
+        ],
+        None,
+    ),
     "seed": (Annotated[int, _opt("--seed", "Random seed of the split.", SPLIT)], 42),
-    "drop_unseen": (Annotated[bool, _opt("--drop-unseen/--keep-unseen", "Drop test rows whose user or item has no training rating.", SPLIT)], False),
+    "drop_unseen": (
+        Annotated[
+            bool,
+            _opt("--drop-unseen/--keep-unseen", "Drop test rows whose user or item has no training rating.", SPLIT),
+        ],
+        False,
+    ),
 }
 
 
-def _with_options(params: dict[str, tuple[Any, Any]], target: str, build: Callable[[dict[str, Any]], Any]) -> Callable[[F], F]:
+def _with_options(
+    params: dict[str, tuple[Any, Any]], target: str, build: Callable[[dict[str, Any]], Any]
+) -> Callable[[F], F]:
     """A decorator adding ``params`` to a command's signature and passing ``build(values)`` as ``target``."""
 
     def decorate(func: F) -> F:

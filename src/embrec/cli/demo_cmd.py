@@ -29,10 +29,14 @@ def _titles_table(title: str, frame: Any, score: str) -> Table:
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's runs, tables and report.")] = Path("runs/demo"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's runs, tables and report.")] = Path(
+        "runs/demo"
+    ),
     dataset: Annotated[str, typer.Option("--dataset", help="Built-in dataset to tour.")] = "ml-latest-small",
     data_dir: DataDirOption = None,
-    user: Annotated[str | None, typer.Option("--user", help="User whose recommendations are shown (default: the first).")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="User whose recommendations are shown (default: the first).")
+    ] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML report at the end.")] = True,
 ) -> None:
     """Data summary, training, recommendations, evaluation and the report, on ml-latest-small."""
@@ -78,22 +82,42 @@ def demo(
     liked = split.train.ratings is not None and split.train.ratings >= 4.5
     mine = split.train.take((split.train.users == u) & liked)
     console.print(f"user {user_id} rated highly: " + "; ".join(mine.titles(mine.items[:6])))
-    console.print(_titles_table(f"top 10 for user {user_id} (films they rated are left out)",
-                                ranker.recommend(user_id, n=10), "score"))
+    console.print(
+        _titles_table(
+            f"top 10 for user {user_id} (films they rated are left out)", ranker.recommend(user_id, n=10), "score"
+        )
+    )
     probe = split.train.item_ids[int(np.argmax(split.train.users_per_item()))]
-    console.print(_titles_table(f"films most like {ranker.titles(ranker.item_index(probe))[0]}",
-                                ranker.similar_items(probe, n=5), "similarity"))
+    console.print(
+        _titles_table(
+            f"films most like {ranker.titles(ranker.item_index(probe))[0]}",
+            ranker.similar_items(probe, n=5),
+            "similarity",
+        )
+    )
     newcomer = [probe] + list(ranker.similar_items(probe, n=3)["item"])
-    console.print(_titles_table(
-        "a new user who gave 5 stars to " + "; ".join(ranker.titles(ranker.item_index(newcomer))) + " (no retraining)",
-        ranker.recommend_new_user(newcomer, [5.0] * len(newcomer), n=5), "score"))
+    console.print(
+        _titles_table(
+            "a new user who gave 5 stars to "
+            + "; ".join(ranker.titles(ranker.item_index(newcomer)))
+            + " (no retraining)",
+            ranker.recommend_new_user(newcomer, [5.0] * len(newcomer), n=5),
+            "score",
+        )
+    )
 
     console.rule("[bold]5. evaluate (relevant = test rating >= 4, seen items excluded, 95% bootstrap intervals)")
     with console.status("evaluating ..."):
         result = evaluate(list(fitted.values()), split, names=list(fitted))
     table = Table(title_justify="left")
-    columns = [("ndcg", "NDCG@10"), ("recall", "recall@10"), ("genre_diversity", "diversity"),
-               ("novelty", "novelty"), ("coverage", "coverage"), ("rmse", "RMSE")]
+    columns = [
+        ("ndcg", "NDCG@10"),
+        ("recall", "recall@10"),
+        ("genre_diversity", "diversity"),
+        ("novelty", "novelty"),
+        ("coverage", "coverage"),
+        ("rmse", "RMSE"),
+    ]
     table.add_column("model", no_wrap=True)
     for _, header in columns:
         table.add_column(header, justify="right")
@@ -109,8 +133,10 @@ def demo(
                 cells.append(f"{value.mean:.3f} ±{(value.high - value.low) / 2:.3f}")
         table.add_row(ev.label, *cells)
     console.print(table)
-    console.print("[dim]± half the 95% interval; diversity: genre Jaccard distance within lists; novelty: bits of "
-                  "self-information; coverage: share of the catalogue recommended[/]")
+    console.print(
+        "[dim]± half the 95% interval; diversity: genre Jaccard distance within lists; novelty: bits of "
+        "self-information; coverage: share of the catalogue recommended[/]"
+    )
     result.write_markdown(out / "evaluation.md")
     console.print(f"full tables: [bold]{out / 'evaluation.md'}[/]")
 

@@ -38,45 +38,81 @@ _DEFAULT_RESAMPLES = 1000  # embrec.evaluation.stats.DEFAULT_RESAMPLES
 
 Runs = Annotated[
     list[Path] | None,
-    typer.Argument(help="Run folders written by `embrec train`; the first is the baseline of the paired tests.", show_default=False),
+    typer.Argument(
+        help="Run folders written by `embrec train`; the first is the baseline of the paired tests.", show_default=False
+    ),
 ]
 RecsFile = Annotated[
     Path | None,
-    typer.Option("--recs", help="Score saved or external lists instead of runs: CSV/Parquet with user, item, rank (and an optional model column).", show_default=False),
+    typer.Option(
+        "--recs",
+        help="Score saved or external lists instead of runs: CSV/Parquet with user, item, rank (and an optional model column).",
+        show_default=False,
+    ),
 ]
 SplitDir = Annotated[
     Path | None,
-    typer.Option("--split-dir", help="With --recs: a folder written by `embrec split` or --save-split (train.csv, test.csv, split.json).", show_default=False),
+    typer.Option(
+        "--split-dir",
+        help="With --recs: a folder written by `embrec split` or --save-split (train.csv, test.csv, split.json).",
+        show_default=False,
+    ),
 ]
 K = Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")]
 Threshold = Annotated[
     float,
-    typer.Option("--threshold", help="Lowest test rating that counts as relevant (ignored for implicit data, where every test item is)."),
+    typer.Option(
+        "--threshold",
+        help="Lowest test rating that counts as relevant (ignored for implicit data, where every test item is).",
+    ),
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.", rich_help_panel=OUTPUT)]
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object instead of tables.", rich_help_panel=OUTPUT)
+]
 SaveRecs = Annotated[
     Path | None,
-    typer.Option("--save-recs", help="Write the evaluated lists as CSV: user,item,rank,score (with a leading model column for several runs).", rich_help_panel=OUTPUT),
+    typer.Option(
+        "--save-recs",
+        help="Write the evaluated lists as CSV: user,item,rank,score (with a leading model column for several runs).",
+        rich_help_panel=OUTPUT,
+    ),
 ]
 SaveSplit = Annotated[
     Path | None,
-    typer.Option("--save-split", help="Write the exact train.csv/test.csv evaluated on into this folder.", rich_help_panel=OUTPUT),
+    typer.Option(
+        "--save-split", help="Write the exact train.csv/test.csv evaluated on into this folder.", rich_help_panel=OUTPUT
+    ),
 ]
 Rerank = Annotated[
     str | None,
-    typer.Option("--rerank", help="Re-rank each list before scoring: mmr:LAMBDA[:embedding|genres] (diversity) or novelty:LAMBDA.", show_default=False),
+    typer.Option(
+        "--rerank",
+        help="Re-rank each list before scoring: mmr:LAMBDA[:embedding|genres] (diversity) or novelty:LAMBDA.",
+        show_default=False,
+    ),
 ]
 RerankCandidates = Annotated[
     int, typer.Option("--rerank-candidates", min=1, help="Top items per user that --rerank chooses from.")
 ]
 Markdown = Annotated[
-    Path | None, typer.Option("--markdown", help="Write a Markdown report (each metric's mean and 95% interval) to this file.", rich_help_panel=OUTPUT)
+    Path | None,
+    typer.Option(
+        "--markdown",
+        help="Write a Markdown report (each metric's mean and 95% interval) to this file.",
+        rich_help_panel=OUTPUT,
+    ),
 ]
 CsvDir = Annotated[
     Path | None,
-    typer.Option("--csv", help="Write summary.csv, per_user_<run>.csv and comparisons.csv into this folder.", rich_help_panel=OUTPUT),
+    typer.Option(
+        "--csv",
+        help="Write summary.csv, per_user_<run>.csv and comparisons.csv into this folder.",
+        rich_help_panel=OUTPUT,
+    ),
 ]
-Resamples = Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples of the confidence intervals and paired tests.")]
+Resamples = Annotated[
+    int, typer.Option("--resamples", min=1, help="Bootstrap resamples of the confidence intervals and paired tests.")
+]
 BootstrapSeed = Annotated[int, typer.Option("--bootstrap-seed", min=0, help="Seed of the bootstrap resampling.")]
 
 
@@ -133,18 +169,32 @@ def _print_tables(result: EvaluationResult, source: str) -> None:
     console.print(table)
     if len(result.models) > 1:
         cmp = result.compare()
-        comparison = Table(title=f"paired comparison against {result.models[0].label} (model - baseline)", title_justify="left")
-        for name, justify in (("model", "left"), ("metric", "left"), ("difference", "right"), ("p bootstrap", "right"), ("p Wilcoxon", "right")):
+        comparison = Table(
+            title=f"paired comparison against {result.models[0].label} (model - baseline)", title_justify="left"
+        )
+        for name, justify in (
+            ("model", "left"),
+            ("metric", "left"),
+            ("difference", "right"),
+            ("p bootstrap", "right"),
+            ("p Wilcoxon", "right"),
+        ):
             comparison.add_column(name, justify=justify)  # type: ignore[arg-type]
         for row in cmp.itertuples(index=False):
             comparison.add_row(
-                str(row.model), str(row.metric), format_interval(row.difference, row.low, row.high), _p(row.p_bootstrap), _p(row.p_wilcoxon)
+                str(row.model),
+                str(row.metric),
+                format_interval(row.difference, row.low, row.high),
+                _p(row.p_bootstrap),
+                _p(row.p_wilcoxon),
             )
         console.print(comparison)
 
 
 # --------------------------------------------------------------------------- the command
-def _runs_data_and_split(opened: list[Run], data_opts: DataOptions, split_opts: SplitOptions) -> tuple[Interactions, Split, str, str]:
+def _runs_data_and_split(
+    opened: list[Run], data_opts: DataOptions, split_opts: SplitOptions
+) -> tuple[Interactions, Split, str, str]:
     """The data and split to score runs on: the options given here, else the first run's record.
 
     Every run's training fingerprint is checked against the split's training part.
@@ -176,19 +226,24 @@ def _runs_data_and_split(opened: list[Run], data_opts: DataOptions, split_opts: 
         err_console.print(
             f"[yellow]warning:[/] {which} no training-data fingerprint, so embrec cannot check that it was trained "
             "on this split's training part.",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
     return interactions, the_split, data_origin, split_origin
 
 
-def _lists_split(split_dir: Path | None, data_opts: DataOptions, split_opts: SplitOptions) -> tuple[Interactions | None, Split, str]:
+def _lists_split(
+    split_dir: Path | None, data_opts: DataOptions, split_opts: SplitOptions
+) -> tuple[Interactions | None, Split, str]:
     """The split external lists are scored on: a saved split folder, or the data and split options."""
     if split_dir is not None:
         from embrec.data.split_files import load_split
 
         return None, load_split(split_dir), str(split_dir)
     if data_opts.data is None and data_opts.dataset is None:
-        raise ConfigError("--recs needs the split its lists were made for: pass --split-dir DIR, or --data/--dataset with the split options.")
+        raise ConfigError(
+            "--recs needs the split its lists were made for: pass --split-dir DIR, or --data/--dataset with the split options."
+        )
     interactions = load(data_opts)
     return interactions, split_opts.apply(interactions), "command line"
 
@@ -246,8 +301,14 @@ def evaluate_command(
         opened = [Run.open(run) for run in runs]
         interactions, the_split, data_origin, split_origin = _runs_data_and_split(opened, data_opts, split_opts)
         result = evaluate(
-            [o.model for o in opened], the_split, k=k, threshold=threshold, rerank=reranker, names=_labels(runs),
-            n_resamples=resamples, seed=bootstrap_seed,
+            [o.model for o in opened],
+            the_split,
+            k=k,
+            threshold=threshold,
+            rerank=reranker,
+            names=_labels(runs),
+            n_resamples=resamples,
+            seed=bootstrap_seed,
         )
         labels = [(str(run), m.label) for run, m in zip(runs, result.models)]
     source = interactions if interactions is not None else the_split.train
@@ -267,9 +328,16 @@ def evaluate_command(
 
     if json_output:
         out = {
-            "runs": [{"path": path, "label": label, "model": m.model} for (path, label), m in zip(labels, result.models)],
-            "data": {"source": source.name, "rows": source.n_ratings, "options_from": data_origin,
-                     "train_fingerprint": the_split.train.fingerprint(), "split_options_from": split_origin},
+            "runs": [
+                {"path": path, "label": label, "model": m.model} for (path, label), m in zip(labels, result.models)
+            ],
+            "data": {
+                "source": source.name,
+                "rows": source.n_ratings,
+                "options_from": data_origin,
+                "train_fingerprint": the_split.train.fingerprint(),
+                "split_options_from": split_origin,
+            },
             **result.to_dict(),
             "written": written,
         }

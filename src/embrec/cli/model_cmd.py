@@ -27,8 +27,14 @@ class Objective(str, Enum):
     ranking = "ranking"
 
 
-def _settings(model: str, preset: str, objective: Objective | None, config_file: Path | None, pairs: list[str],
-              shortcuts: dict[str, Any]) -> Any:
+def _settings(
+    model: str,
+    preset: str,
+    objective: Objective | None,
+    config_file: Path | None,
+    pairs: list[str],
+    shortcuts: dict[str, Any],
+) -> Any:
     """The model to train, its settings read by the one parser that reads every model's settings.
 
     Later sources win: the preset, then ``--config``, then each ``--set``, then the named flags.
@@ -50,8 +56,13 @@ def _settings(model: str, preset: str, objective: Objective | None, config_file:
 
 def _progress_bar(total: int) -> tuple[Progress, Any]:
     bar = Progress(
-        TextColumn("[bold]training"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err_console, transient=True,
+        TextColumn("[bold]training"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     )
     task = bar.add_task("train", total=total, info="")
 
@@ -68,27 +79,74 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (weights, config, vocabulary, history).")],
     data_opts: DataOptions,
     split_opts: SplitOptions,
-    model: Annotated[str, typer.Option("--model", help="Model to train (see `embrec models`): embedding, or a baseline.", rich_help_panel=MODEL)] = "embedding",
-    preset: Annotated[Preset, typer.Option("--preset", help="Embedding model settings: default (measured best), notebook (the exercise as written), ranking.", rich_help_panel=MODEL)] = Preset("default"),
-    set_: Annotated[list[str] | None, typer.Option("--set", help="A setting of the model, KEY=VALUE (repeat it); `embrec models --settings NAME` lists them.", rich_help_panel=MODEL, show_default=False)] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="A TOML file of the model's settings (top-level KEY = VALUE lines); --set and the flags below win.", rich_help_panel=MODEL, show_default=False)] = None,
-    objective: Annotated[Objective | None, typer.Option("--objective", help="rating (MSE on scaled ratings) or ranking (softmax over items).", rich_help_panel=MODEL)] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="Model to train (see `embrec models`): embedding, or a baseline.", rich_help_panel=MODEL
+        ),
+    ] = "embedding",
+    preset: Annotated[
+        Preset,
+        typer.Option(
+            "--preset",
+            help="Embedding model settings: default (measured best), notebook (the exercise as written), ranking.",
+            rich_help_panel=MODEL,
+        ),
+    ] = Preset("default"),
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A setting of the model, KEY=VALUE (repeat it); `embrec models --settings NAME` lists them.",
+            rich_help_panel=MODEL,
+            show_default=False,
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A TOML file of the model's settings (top-level KEY = VALUE lines); --set and the flags below win.",
+            rich_help_panel=MODEL,
+            show_default=False,
+        ),
+    ] = None,
+    objective: Annotated[
+        Objective | None,
+        typer.Option(
+            "--objective", help="rating (MSE on scaled ratings) or ranking (softmax over items).", rich_help_panel=MODEL
+        ),
+    ] = None,
     embedding_dim: Annotated[int | None, typer.Option("--embedding-dim", rich_help_panel=MODEL)] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", rich_help_panel=MODEL)] = None,
     learning_rate: Annotated[float | None, typer.Option("--learning-rate", rich_help_panel=MODEL)] = None,
     weight_decay: Annotated[float | None, typer.Option("--weight-decay", rich_help_panel=MODEL)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", rich_help_panel=MODEL)] = None,
-    model_seed: Annotated[int | None, typer.Option("--model-seed", help="Seed of the model (default 42).", rich_help_panel=MODEL)] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL)] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads while training.", rich_help_panel=MODEL)] = None,
+    model_seed: Annotated[
+        int | None, typer.Option("--model-seed", help="Seed of the model (default 42).", rich_help_panel=MODEL)
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL)
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="torch CPU threads while training.", rich_help_panel=MODEL)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Train a model on a split of the data and save it as a run folder."""
     from embrec.cli._figures import test_figures
     from embrec.runs import Run
 
-    shortcuts = dict(embedding_dim=embedding_dim, epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
-                     batch_size=batch_size, seed=model_seed, device=device, threads=threads)
+    shortcuts = dict(
+        embedding_dim=embedding_dim,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        seed=model_seed,
+        device=device,
+        threads=threads,
+    )
     recommender = _settings(model, str(getattr(preset, "value", preset)), objective, config_file, set_ or [], shortcuts)
     interactions = load(data_opts)
     parts = split_opts.apply(interactions)
@@ -114,8 +172,9 @@ def train(
         "device": getattr(recommender, "device_", "cpu"),
         **figures,
     }
-    recommender.save(out, extra={**Run.record(data_opts, split_opts), "test": figures,
-                                 "train_seconds": result["train_seconds"]})
+    recommender.save(
+        out, extra={**Run.record(data_opts, split_opts), "test": figures, "train_seconds": result["train_seconds"]}
+    )
     if as_json:
         print_json(result)
         return
@@ -143,8 +202,12 @@ def recommend(
     user: Annotated[str | None, typer.Option("--user", help="A user id from the data.")] = None,
     all_users: Annotated[bool, typer.Option("--all-users", help="Recommend for every user (needs --out).")] = False,
     n: N = 10,
-    include_seen: Annotated[bool, typer.Option("--include-seen", help="Also recommend items the user rated in training.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="CSV file for --all-users (user,rank,item,score[,title]).")] = None,
+    include_seen: Annotated[
+        bool, typer.Option("--include-seen", help="Also recommend items the user rated in training.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="CSV file for --all-users (user,rank,item,score[,title]).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Top-N recommendations for one user, or for every user into a CSV file."""
@@ -208,7 +271,12 @@ def _table(frame: Any, title: str) -> None:
 
 
 def models(
-    settings: Annotated[str | None, typer.Option("--settings", help="List the settings of this model (for --set and --config).", show_default=False)] = None,
+    settings: Annotated[
+        str | None,
+        typer.Option(
+            "--settings", help="List the settings of this model (for --set and --config).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """The models `embrec train --model` can train, or one model's settings."""
     from embrec.models import registry

@@ -22,12 +22,21 @@ class LogLevel(str, Enum):
 @cli_errors
 def serve(
     run: Annotated[Path, typer.Argument(help="Run folder written by `embrec train --out`.")],
-    host: Annotated[str, typer.Option("--host", help="Address to bind; the default keeps the service on this machine.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; the default keeps the service on this machine.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Database of new users: sqlite:///file.sqlite or postgresql://user:pw@host/db "
-                     "(default: RUN.service.sqlite beside the run folder).")] = None,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="torch CPU threads (1 serves many small requests best).")] = 1,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database of new users: sqlite:///file.sqlite or postgresql://user:pw@host/db "
+            "(default: RUN.service.sqlite beside the run folder).",
+        ),
+    ] = None,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, help="torch CPU threads (1 serves many small requests best).")
+    ] = 1,
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="uvicorn's log level.")] = LogLevel.info,
 ) -> None:
     """Serve a run: JSON API (recommendations, similar films, new users) and a page at http://HOST:PORT/."""

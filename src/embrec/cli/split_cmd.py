@@ -32,7 +32,9 @@ def _print_counts(summary: dict[str, Any], out: Path) -> None:
         params.insert(0, f"test count {summary['test_count']}")
     if summary["cutoff"] is not None:
         params.insert(0, f"cutoff {summary['cutoff_utc']}")
-    console.print(f"[bold]{summary['method']}[/] split ({', '.join(params)}) written to {out}", highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold]{summary['method']}[/] split ({', '.join(params)}) written to {out}", highlight=False, soft_wrap=True
+    )
     for part in ("train", "test"):
         console.print(
             f"  {part + ':':6} {summary[f'{part}_rows']:>10,} rows  {summary[f'{part}_users']:>8,} users  "

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "plot_app"]
 
-plot_app = typer.Typer(no_args_is_help=True, help="Pictures of a run: embedding maps, training curves, distributions, trade-offs.")
+plot_app = typer.Typer(
+    no_args_is_help=True, help="Pictures of a run: embedding maps, training curves, distributions, trade-offs."
+)
 
 
 class MapMethod(str, Enum):
@@ -37,12 +39,17 @@ class RerankMethod(str, Enum):
 
 
 RunArg = Annotated[Path, typer.Argument(help="A run folder written by `embrec train`.", show_default=False)]
-OutFile = Annotated[Path, typer.Option("--out", help="File to write; the extension picks the format.", show_default=False)]
+OutFile = Annotated[
+    Path, typer.Option("--out", help="File to write; the extension picks the format.", show_default=False)
+]
 RunData = Annotated[
     Path | None,
-    typer.Option("--data", help="The data the run was trained on, when its embrec.json does not record it.", rich_help_panel="Data"),
+    typer.Option(
+        "--data",
+        help="The data the run was trained on, when its embrec.json does not record it.",
+        rich_help_panel="Data",
+    ),
 ]
-
 
 
 # --------------------------------------------------------------------------- best-rated
@@ -53,9 +60,19 @@ def best_rated_command(
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many films to list.")] = 30,
     m: Annotated[
         float | None,
-        typer.Option("--m", min=0.0, help="Damping strength: imaginary ratings at the global mean (default: the --quantile of ratings per film).", show_default=False),
+        typer.Option(
+            "--m",
+            min=0.0,
+            help="Damping strength: imaginary ratings at the global mean (default: the --quantile of ratings per film).",
+            show_default=False,
+        ),
     ] = None,
-    quantile: Annotated[float, typer.Option("--quantile", min=0.0, max=1.0, help="Quantile of ratings per film used as m when --m is not given.")] = 0.9,
+    quantile: Annotated[
+        float,
+        typer.Option(
+            "--quantile", min=0.0, max=1.0, help="Quantile of ratings per film used as m when --m is not given."
+        ),
+    ] = 0.9,
     min_ratings: Annotated[int, typer.Option("--min-ratings", min=1, help="Leave out films with fewer ratings.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -77,27 +94,39 @@ def best_rated_command(
     if as_json:
         print_json({"data": interactions.name, **result.to_dict(), "perfect_score_films": perfect_info})
         return
-    table = Table(title=f"{len(result.table)} best-rated films of {interactions.name} by damped mean", title_justify="left")
-    for name, justify in (("#", "right"), ("title", "left"), ("year", "right"), ("ratings", "right"),
-                          ("raw mean", "right"), ("damped mean", "right")):
+    table = Table(
+        title=f"{len(result.table)} best-rated films of {interactions.name} by damped mean", title_justify="left"
+    )
+    for name, justify in (
+        ("#", "right"),
+        ("title", "left"),
+        ("year", "right"),
+        ("ratings", "right"),
+        ("raw mean", "right"),
+        ("damped mean", "right"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in result.table.itertuples(index=False):
         year = "" if _missing(row.year) else str(row.year)
         title = str(row.title)
         if year and title.endswith(f"({year})"):
             title = title[: -len(year) - 2].rstrip()  # the year has its own column
-        table.add_row(str(row.rank), title, year, f"{row.n_ratings:,}", f"{row.mean_rating:.2f}", f"{row.damped_mean:.3f}")
+        table.add_row(
+            str(row.rank), title, year, f"{row.n_ratings:,}", f"{row.mean_rating:.2f}", f"{row.damped_mean:.3f}"
+        )
     console.print(table, highlight=False)
     console.print(
         f"m = {result.m:g} ({result.m_rule}), C = {result.global_mean:.3f}; {result.candidates:,} films with at least "
         f"{result.min_ratings} rating{'s' if result.min_ratings != 1 else ''} were ranked.",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
     once = perfect_info["by_number_of_ratings"].get(1, 0)
     console.print(
         f"{perfect_info['films']:,} films have a raw mean of {top:g} ({once:,} of them from a single rating); "
         "sorted by the raw mean they would fill the top of the list.",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -118,13 +147,19 @@ def _open(run: Path) -> Run:
 def _run_data(run: Run, data: Path | None, dataset: str | None, data_dir: Path | None) -> Interactions | None:
     """The data behind a run: given options first, else the run's record, else ``None`` (with a warning)."""
     if data is not None or dataset is not None:
-        return load(DataOptions(data=None if data is None else str(data), dataset=dataset,
-                                data_dir=None if data_dir is None else str(data_dir)))
+        return load(
+            DataOptions(
+                data=None if data is None else str(data),
+                dataset=dataset,
+                data_dir=None if data_dir is None else str(data_dir),
+            )
+        )
     if run.data_options is None:
         err_console.print(
             f"[yellow]warning:[/] {run.path}/embrec.json does not record its data, so the map shows training counts only "
             "(no mean ratings, most-rated films labelled); pass --data or --dataset for more.",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
         return None
     return run.data_and_split()[0]
@@ -145,9 +180,14 @@ def plot_map(
     run: RunArg,
     out: OutFile,
     method: Annotated[MapMethod, typer.Option("--method", help="Projection to 2-D.")] = MapMethod.pca,
-    user: Annotated[str | None, typer.Option("--user", help="Also show this user's rated films and recommendations.", show_default=False)] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Also show this user's rated films and recommendations.", show_default=False),
+    ] = None,
     n_labels: Annotated[int, typer.Option("--labels", min=0, help="Best-rated films to label (without --user).")] = 30,
-    min_ratings: Annotated[int, typer.Option("--min-ratings", min=0, help="Films with fewer training ratings are left off.")] = 10,
+    min_ratings: Annotated[
+        int, typer.Option("--min-ratings", min=0, help="Films with fewer training ratings are left off.")
+    ] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Random state of t-SNE and UMAP.")] = 0,
     data: RunData = None,
     dataset: DatasetOption = None,
@@ -166,8 +206,16 @@ def plot_map(
     interactions = _run_data(opened, data, dataset, data_dir)
     model = opened.model
     with err_console.status(f"projecting with {method.value} ..."):
-        emap = embedding_map(model, data=interactions, method=method.value, user=user, n_best=max(n_labels, 1),
-                             label=[] if n_labels == 0 and user is None else None, min_ratings=min_ratings, seed=seed)
+        emap = embedding_map(
+            model,
+            data=interactions,
+            method=method.value,
+            user=user,
+            n_best=max(n_labels, 1),
+            label=[] if n_labels == 0 and user is None else None,
+            min_ratings=min_ratings,
+            seed=seed,
+        )
         _written(save_map(emap, out))
 
 
@@ -180,8 +228,9 @@ def plot_curves(run: RunArg, out: OutFile) -> None:
     from embrec.viz.save import save_figure
 
     model = _open(run).model
-    fig = training_curves(model.history_, title=f"Training curves of {run.resolve().name}",
-                          best_epoch=getattr(model, "best_epoch_", None))
+    fig = training_curves(
+        model.history_, title=f"Training curves of {run.resolve().name}", best_epoch=getattr(model, "best_epoch_", None)
+    )
     _written(save_figure(fig, out))
 
 
@@ -189,9 +238,18 @@ def plot_curves(run: RunArg, out: OutFile) -> None:
 @plot_app.command("distributions")
 @cli_errors
 def plot_distributions(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders trained on the same data and split.", show_default=False)],
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run folders trained on the same data and split.", show_default=False)
+    ],
     out: OutFile,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="Per-user metric to show (repeat); default diversity, genre_diversity and novelty.", show_default=False)] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            help="Per-user metric to show (repeat); default diversity, genre_diversity and novelty.",
+            show_default=False,
+        ),
+    ] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
 ) -> None:
     """How diversity and novelty spread across users, for one or more runs (.png or .svg)."""
@@ -220,7 +278,9 @@ def _lambdas(text: str) -> list[float]:
     try:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ConfigError(f"--lambdas {text!r} is not a comma-separated list of numbers; pass for example 0,0.25,0.5,0.75,1.") from None
+        raise ConfigError(
+            f"--lambdas {text!r} is not a comma-separated list of numbers; pass for example 0,0.25,0.5,0.75,1."
+        ) from None
     if not values:
         raise ConfigError("--lambdas is empty; pass for example 0,0.25,0.5,0.75,1.")
     return values
@@ -231,11 +291,17 @@ def _lambdas(text: str) -> list[float]:
 def plot_tradeoff(
     run: RunArg,
     out: OutFile,
-    method: Annotated[RerankMethod, typer.Option("--method", help="Re-ranker: mmr (diversity) or novelty.")] = RerankMethod.mmr,
-    lambdas: Annotated[str, typer.Option("--lambdas", help="Comma-separated λ values in [0, 1].")] = "0,0.1,0.2,0.3,0.5,0.7,0.9",
+    method: Annotated[
+        RerankMethod, typer.Option("--method", help="Re-ranker: mmr (diversity) or novelty.")
+    ] = RerankMethod.mmr,
+    lambdas: Annotated[
+        str, typer.Option("--lambdas", help="Comma-separated λ values in [0, 1].")
+    ] = "0,0.1,0.2,0.3,0.5,0.7,0.9",
     k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
     candidates: Annotated[int, typer.Option("--candidates", min=1, help="Top items per user re-ranked.")] = 100,
-    csv: Annotated[Path | None, typer.Option("--csv", help="Also write the sweep's numbers as CSV.", show_default=False)] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the sweep's numbers as CSV.", show_default=False)
+    ] = None,
 ) -> None:
     """The accuracy / diversity / novelty trade-off of re-ranking a run's lists (.png or .svg)."""
     from embrec.atomic import write_text
@@ -258,7 +324,9 @@ def plot_tradeoff(
 def report_command(
     run: RunArg,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
-    baselines: Annotated[str, typer.Option("--baselines", help="Comma-separated registered models to compare with ('' for none).")] = "popularity,ease",
+    baselines: Annotated[
+        str, typer.Option("--baselines", help="Comma-separated registered models to compare with ('' for none).")
+    ] = "popularity,ease",
     map_method: Annotated[MapMethod, typer.Option("--map", help="Projection of the embedding map.")] = MapMethod.pca,
     users: Annotated[int, typer.Option("--users", min=0, help="Users whose recommendations are shown.")] = 3,
     k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
@@ -272,8 +340,9 @@ def report_command(
 
     names = [b.strip() for b in baselines.split(",") if b.strip()]
     with err_console.status(f"building the report of {run} ..."):
-        path = build_report(run, out, baselines=names, map_method=map_method.value, n_users=users, k=k,
-                            n_resamples=resamples)
+        path = build_report(
+            run, out, baselines=names, map_method=map_method.value, n_users=users, k=k, n_resamples=resamples
+        )
     _written(path)
 
 

@@ -106,15 +106,17 @@ def build_interactions(
         missing = values.isna().to_numpy()
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
-            raise DataError(
-                f"{_where(source, first_line, row, col)}: {label} is empty; every row needs a {label}."
-            )
+            raise DataError(f"{_where(source, first_line, row, col)}: {label} is empty; every row needs a {label}.")
     del values  # the loop variable would keep the raw item column alive past its factorisation
 
     rating_arr: np.ndarray | None = None
     if ratings is not None:
         rating_arr = _numeric(
-            ratings, label="rating", column=rating_col or "rating", source=source, first_line=first_line,
+            ratings,
+            label="rating",
+            column=rating_col or "rating",
+            source=source,
+            first_line=first_line,
             keep=() if copy else ("float32",),
         )
         nan = np.isnan(rating_arr)
@@ -142,7 +144,11 @@ def build_interactions(
     ts_arr: np.ndarray | None = None
     if timestamps is not None:
         ts_float = _numeric(
-            timestamps, label="timestamp", column=ts_col or "timestamp", source=source, first_line=first_line,
+            timestamps,
+            label="timestamp",
+            column=ts_col or "timestamp",
+            source=source,
+            first_line=first_line,
             keep=() if copy else ("int64", "int32", "uint32", "int16", "uint16", "int8", "uint8"),
         )
         if ts_float.dtype.kind == "f":

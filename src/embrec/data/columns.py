@@ -52,9 +52,7 @@ def _match(fields: Sequence[str], wanted: str, role: str, is_default: bool) -> s
     return None
 
 
-def _missing_column(
-    path: Path, role: str, wanted: str, fields: Sequence[str], taken: Sequence[str] = ()
-) -> DataError:
+def _missing_column(path: Path, role: str, wanted: str, fields: Sequence[str], taken: Sequence[str] = ()) -> DataError:
     free = [f for f in fields if f not in taken] or list(fields)
     close = difflib.get_close_matches(wanted, free, n=1, cutoff=0.5)
     by_alias = [f for f in free if f.lower() in _ALIASES[role] or f.lower().startswith(role[0])]
@@ -109,9 +107,7 @@ def resolve_columns(
                 raise _missing_column(path, "rating", rating, fields, list(chosen.values()))
             log.info("%s has no rating column: loading it as implicit feedback", path)
     if len(set(chosen.values())) < len(chosen):
-        raise DataError(
-            f"{path}: one column is mapped to two roles ({chosen}); give each role its own column."
-        )
+        raise DataError(f"{path}: one column is mapped to two roles ({chosen}); give each role its own column.")
     return chosen
 
 
@@ -119,4 +115,3 @@ def parse_year(titles: pd.Series) -> pd.Series:
     """Release year from titles that end in ``(1995)`` (or ``(1994-1998)``), as nullable ``Int64``."""
     years = titles.astype("string").str.extract(_YEAR_RE, expand=False)
     return pd.to_numeric(years, errors="coerce").astype("Int64")
-

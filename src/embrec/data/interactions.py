@@ -160,8 +160,15 @@ class Interactions:
 
     def with_name(self, name: str) -> Interactions:
         return Interactions(
-            self.users, self.items, self.ratings, self.timestamps, self.user_ids, self.item_ids,
-            self.item_metadata, self.rating_scale, name,
+            self.users,
+            self.items,
+            self.ratings,
+            self.timestamps,
+            self.user_ids,
+            self.item_ids,
+            self.item_metadata,
+            self.rating_scale,
+            name,
         )
 
     # ------------------------------------------------------------------ views

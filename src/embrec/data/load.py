@@ -138,12 +138,9 @@ def _not_movielens(folder: Path) -> DataError:
     data_files = [n for n in files if n.lower().endswith((".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz"))]
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
         if movielens_edition(child) is not None:
-            return DataError(
-                f"{folder} is not a MovieLens folder, but {child} is; pass data={str(child)!r}."
-            )
+            return DataError(f"{folder} is not a MovieLens folder, but {child} is; pass data={str(child)!r}.")
     hint = f" To load your own file, pass it: data={str(folder / data_files[0])!r}." if data_files else ""
     shown = files[:10] + (["..."] if len(files) > 10 else [])
     return DataError(
-        f"{folder} is a folder but not a MovieLens one (no u.data, ratings.csv or ratings.dat; it holds "
-        f"{shown}).{hint}"
+        f"{folder} is a folder but not a MovieLens one (no u.data, ratings.csv or ratings.dat; it holds {shown}).{hint}"
     )

@@ -48,15 +48,49 @@ _CSV_RATING_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 _NO_GENRES = "(no genres listed)"
 # u.genre lists these; used only when u.genre itself is missing
 _100K_GENRES = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 # ml-1m README: occupation codes of users.dat
 _1M_OCCUPATIONS = (
-    "other", "academic/educator", "artist", "clerical/admin", "college/grad student", "customer service",
-    "doctor/health care", "executive/managerial", "farmer", "homemaker", "K-12 student", "lawyer",
-    "programmer", "retired", "sales/marketing", "scientist", "self-employed", "technician/engineer",
-    "tradesman/craftsman", "unemployed", "writer",
+    "other",
+    "academic/educator",
+    "artist",
+    "clerical/admin",
+    "college/grad student",
+    "customer service",
+    "doctor/health care",
+    "executive/managerial",
+    "farmer",
+    "homemaker",
+    "K-12 student",
+    "lawyer",
+    "programmer",
+    "retired",
+    "sales/marketing",
+    "scientist",
+    "self-employed",
+    "technician/engineer",
+    "tradesman/craftsman",
+    "unemployed",
+    "writer",
 )
 
 
@@ -238,8 +272,12 @@ def load_movies(folder: str | Path) -> pd.DataFrame:
         path = check_file(f / "movies.csv", "MovieLens movies file")
         text, _ = _decode(path)
         frame = _read_text_table(
-            path, text, sep=",", names=None,
-            types={"movieId": pa.int64(), "title": pa.string(), "genres": pa.string()}, quoting=True,
+            path,
+            text,
+            sep=",",
+            names=None,
+            types={"movieId": pa.int64(), "title": pa.string(), "genres": pa.string()},
+            quoting=True,
         )
         missing = [c for c in ("movieId", "title", "genres") if c not in frame.columns]
         if missing:
@@ -253,7 +291,14 @@ def load_movies(folder: str | Path) -> pd.DataFrame:
         path = check_file(f / "u.item", "MovieLens item file")
         text, _ = _decode(path)
         genres = _100k_genre_names(f)
-        names = ["movieId", "title", "release_date", "video_release_date", "imdb_url", *[f"g{i}" for i in range(len(genres))]]
+        names = [
+            "movieId",
+            "title",
+            "release_date",
+            "video_release_date",
+            "imdb_url",
+            *[f"g{i}" for i in range(len(genres))],
+        ]
         types: dict[str, pa.DataType] = {n: pa.string() for n in names[1:5]}
         types.update({f"g{i}": pa.int8() for i in range(len(genres))})
         types["movieId"] = pa.int64()
@@ -276,8 +321,12 @@ def load_movies(folder: str | Path) -> pd.DataFrame:
     else:
         path = check_file(f / "movies.dat", "MovieLens movies file")
         frame = _read_text_table(
-            path, _dat_text(path), sep="\x1f", names=["movieId", "title", "genres"],
-            types={"movieId": pa.int64(), "title": pa.string(), "genres": pa.string()}, quoting=False,
+            path,
+            _dat_text(path),
+            sep="\x1f",
+            names=["movieId", "title", "genres"],
+            types={"movieId": pa.int64(), "title": pa.string(), "genres": pa.string()},
+            quoting=False,
         ).set_index("movieId")
     frame["title"] = frame["title"].astype(str).str.strip()
     frame["genres"] = _clean_genres(frame["genres"])
@@ -316,11 +365,17 @@ def load_links(folder: str | Path) -> pd.DataFrame:
     edition = require_edition(folder)
     path = edition.folder / "links.csv"
     if not path.is_file():
-        raise DataError(f"{edition.folder} ({edition.name}) has no links.csv; only the CSV editions ship IMDb/TMDB links.")
+        raise DataError(
+            f"{edition.folder} ({edition.name}) has no links.csv; only the CSV editions ship IMDb/TMDB links."
+        )
     text, _ = _decode(path)
     frame = _read_text_table(
-        path, text, sep=",", names=None,
-        types={"movieId": pa.int64(), "imdbId": pa.string(), "tmdbId": pa.int64()}, quoting=True,
+        path,
+        text,
+        sep=",",
+        names=None,
+        types={"movieId": pa.int64(), "imdbId": pa.string(), "tmdbId": pa.int64()},
+        quoting=True,
     )
     frame = frame.rename(columns={"movieId": "item"})
     frame["tmdbId"] = frame["tmdbId"].astype("Int64")
@@ -341,7 +396,10 @@ def load_tags(folder: str | Path) -> pd.DataFrame:
         path = edition.folder / "tags.csv"
         text, _ = _decode(path)
         frame = _read_text_table(
-            path, text, sep=",", names=None,
+            path,
+            text,
+            sep=",",
+            names=None,
             types={"userId": pa.int64(), "movieId": pa.int64(), "tag": pa.string(), "timestamp": pa.int64()},
             quoting=True,
         )
@@ -366,18 +424,34 @@ def load_users(folder: str | Path) -> pd.DataFrame:
         path = edition.folder / "u.user"
         text, _ = _decode(path)
         frame = _read_text_table(
-            path, text, sep="|", names=["user", "age", "gender", "occupation", "zip_code"],
-            types={"user": pa.int64(), "age": pa.int32(), "gender": pa.string(), "occupation": pa.string(),
-                   "zip_code": pa.string()},
+            path,
+            text,
+            sep="|",
+            names=["user", "age", "gender", "occupation", "zip_code"],
+            types={
+                "user": pa.int64(),
+                "age": pa.int32(),
+                "gender": pa.string(),
+                "occupation": pa.string(),
+                "zip_code": pa.string(),
+            },
             quoting=False,
         )
         return frame.set_index("user")
     if (edition.folder / "users.dat").is_file():
         path = edition.folder / "users.dat"
         frame = _read_text_table(
-            path, _dat_text(path), sep="\x1f", names=["user", "gender", "age", "occupation", "zip_code"],
-            types={"user": pa.int64(), "gender": pa.string(), "age": pa.int32(), "occupation": pa.int32(),
-                   "zip_code": pa.string()},
+            path,
+            _dat_text(path),
+            sep="\x1f",
+            names=["user", "gender", "age", "occupation", "zip_code"],
+            types={
+                "user": pa.int64(),
+                "gender": pa.string(),
+                "age": pa.int32(),
+                "occupation": pa.int32(),
+                "zip_code": pa.string(),
+            },
             quoting=False,
         )
         codes = frame["occupation"].to_numpy()
@@ -385,4 +459,6 @@ def load_users(folder: str | Path) -> pd.DataFrame:
         valid = (codes >= 0) & (codes < len(names))
         frame["occupation"] = np.where(valid, names[np.clip(codes, 0, len(names) - 1)], codes.astype(str))
         return frame.set_index("user")[["age", "gender", "occupation", "zip_code"]]
-    raise DataError(f"{edition.folder} ({edition.name}) has no user file; only ml-100k (u.user) and ml-1m (users.dat) have one.")
+    raise DataError(
+        f"{edition.folder} ({edition.name}) has no user file; only ml-100k (u.user) and ml-1m (users.dat) have one."
+    )

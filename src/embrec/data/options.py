@@ -100,10 +100,19 @@ class DataOptions:
         """The data these options describe (see :func:`embrec.data.load.load_data`)."""
         from embrec.data.load import ColumnMapping, load_data
 
-        columns = ColumnMapping(user=self.user_col, item=self.item_col, rating=_none(self.rating_col),
-                                timestamp=_none(self.timestamp_col))
-        return load_data(self.data, dataset=self.dataset, data_dir=self.data_dir, columns=columns, sep=self.sep,
-                         items=self.items, rating_scale=self.rating_scale, duplicates=self.duplicates)
+        columns = ColumnMapping(
+            user=self.user_col, item=self.item_col, rating=_none(self.rating_col), timestamp=_none(self.timestamp_col)
+        )
+        return load_data(
+            self.data,
+            dataset=self.dataset,
+            data_dir=self.data_dir,
+            columns=columns,
+            sep=self.sep,
+            items=self.items,
+            rating_scale=self.rating_scale,
+            duplicates=self.duplicates,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,9 @@ class SplitOptions:
             kw["split"] = SplitMethod(kw.get("split", SplitMethod.random.value))
         except ValueError:
             allowed = ", ".join(m.value for m in SplitMethod)
-            raise ConfigError(f"the stored split method {kw.get('split')!r} is unknown; use one of {allowed}.") from None
+            raise ConfigError(
+                f"the stored split method {kw.get('split')!r} is unknown; use one of {allowed}."
+            ) from None
         if kw.get("cutoff") is not None:
             kw["cutoff"] = str(kw["cutoff"])
         kw["seed"] = int(kw.get("seed", 42))
@@ -145,5 +156,12 @@ class SplitOptions:
         """Split ``interactions`` as these options say (see :func:`embrec.data.splits.make_split`)."""
         from embrec.data.splits import make_split
 
-        return make_split(interactions, self.split, test_fraction=self.test_fraction, test_count=self.test_count,
-                          cutoff=self.cutoff, seed=self.seed, drop_unseen=self.drop_unseen)
+        return make_split(
+            interactions,
+            self.split,
+            test_fraction=self.test_fraction,
+            test_count=self.test_count,
+            cutoff=self.cutoff,
+            seed=self.seed,
+            drop_unseen=self.drop_unseen,
+        )

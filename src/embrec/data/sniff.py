@@ -52,7 +52,7 @@ def normalize_sep(sep: str | None) -> str | None:
             f"sep={sep!r} is not one character; pass a single-character delimiter such as ',', ';', '|' or "
             "'\\t' (MovieLens '::' files are read from their folder: pass the folder instead)."
         )
-    if sep in "\r\n\"":
+    if sep in '\r\n"':
         raise DataError(f"sep={sep!r} cannot be a delimiter; pass one such as ',', ';', '|' or '\\t'.")
     return sep
 

@@ -44,8 +44,11 @@ def _listing(path: Path) -> str:
 
 def source_info(interactions: Interactions) -> dict[str, Any]:
     """What ``split.json`` records of the data a split was drawn from: its name, rows and fingerprint."""
-    return {"source": interactions.name, "source_rows": interactions.n_ratings,
-            "source_fingerprint": interactions.fingerprint()}
+    return {
+        "source": interactions.name,
+        "source_rows": interactions.n_ratings,
+        "source_fingerprint": interactions.fingerprint(),
+    }
 
 
 def write_split(split: Split, out: str | Path, *, force: bool = False, info: dict[str, Any] | None = None) -> Path:
@@ -176,7 +179,10 @@ def _rating_scale(meta: dict[str, Any], path: Path) -> tuple[float, float] | Non
 
 
 def _check_parts_agree(folder: Path, meta: dict[str, Any], train: Interactions, test: Interactions) -> None:
-    for label, present in (("ratings", lambda d: d.ratings is not None), ("timestamps", lambda d: d.timestamps is not None)):
+    for label, present in (
+        ("ratings", lambda d: d.ratings is not None),
+        ("timestamps", lambda d: d.timestamps is not None),
+    ):
         if present(train) != present(test):
             has, lacks = ("train.csv", "test.csv") if present(train) else ("test.csv", "train.csv")
             raise DataError(f"{folder}: {has} has {label} but {lacks} has none; {_REWRITE}.")

@@ -82,7 +82,6 @@ def _parse_cutoff(value: Any) -> int:
     return int(math.ceil(seconds))
 
 
-
 def _need_timestamps(data: Interactions, method: str) -> np.ndarray:
     if data.timestamps is None:
         raise SplitError(
@@ -220,7 +219,9 @@ def split_cutoff(data: Interactions, fraction: float | None, count: int | None, 
             f"test count {count!r} does not apply to the 'cutoff' split; give a cutoff time or a test fraction."
         )
     if cutoff is not None and fraction is not None:
-        raise SplitError(f"give a cutoff ({cutoff!r}) or a test fraction ({fraction!r}) for the 'cutoff' split, not both.")
+        raise SplitError(
+            f"give a cutoff ({cutoff!r}) or a test fraction ({fraction!r}) for the 'cutoff' split, not both."
+        )
     ts = _need_timestamps(data, "cutoff")
     n = data.n_ratings
     if cutoff is not None:

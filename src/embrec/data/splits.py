@@ -150,7 +150,9 @@ def _check_shared(
 ) -> tuple[float | None, int | None]:
     """The checks every method shares; the fraction and the count as a float and an int."""
     if not isinstance(data, Interactions):
-        raise SplitError(f"make_split takes an Interactions, not {type(data).__name__}; build one with build_interactions.")
+        raise SplitError(
+            f"make_split takes an Interactions, not {type(data).__name__}; build one with build_interactions."
+        )
     if test_fraction is not None and test_count is not None:
         raise SplitError(f"give a test fraction ({test_fraction!r}) or a test count ({test_count!r}), not both.")
     fraction = None if test_fraction is None else _check_fraction(test_fraction)

@@ -37,8 +37,10 @@ def _histogram(ratings: np.ndarray) -> dict[Any, int]:
     if len(values) <= _MAX_EXACT_VALUES:
         return {float(v): int(c) for v, c in zip(values, counts)}
     hist, edges = np.histogram(ratings, bins=_HIST_BINS)
-    return {f"[{lo:g}, {hi:g}{']' if i == _HIST_BINS - 1 else ')'}": int(c)
-            for i, (lo, hi, c) in enumerate(zip(edges[:-1], edges[1:], hist))}
+    return {
+        f"[{lo:g}, {hi:g}{']' if i == _HIST_BINS - 1 else ')'}": int(c)
+        for i, (lo, hi, c) in enumerate(zip(edges[:-1], edges[1:], hist))
+    }
 
 
 def _iso(seconds: int) -> str:

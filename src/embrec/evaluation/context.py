@@ -101,9 +101,13 @@ class EvaluationContext:
             raise ConfigError(f"k must be a positive integer (the list length), got {k!r}; pass for example k=10.")
         test = split.test
         if threshold is not None and (
-            isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(float(threshold))
+            isinstance(threshold, bool)
+            or not isinstance(threshold, numbers.Real)
+            or not math.isfinite(float(threshold))
         ):
-            raise ConfigError(f"threshold must be a finite rating or None, got {threshold!r}; pass for example threshold=4.0.")
+            raise ConfigError(
+                f"threshold must be a finite rating or None, got {threshold!r}; pass for example threshold=4.0."
+            )
         used = None if test.ratings is None or threshold is None else float(threshold)
         keep = np.ones(test.n_ratings, dtype=bool) if used is None else test.ratings >= used
         n_users, n_items = test.n_users, test.n_items
@@ -232,7 +236,9 @@ class EvaluationContext:
             return None
         u, i = user_ids[known], item_ids[known]
         predicted = np.concatenate(
-            [np.asarray(model.predict(u[s : s + _PREDICT_CHUNK], i[s : s + _PREDICT_CHUNK]), dtype=np.float64)
-             for s in range(0, u.size, _PREDICT_CHUNK)]
+            [
+                np.asarray(model.predict(u[s : s + _PREDICT_CHUNK], i[s : s + _PREDICT_CHUNK]), dtype=np.float64)
+                for s in range(0, u.size, _PREDICT_CHUNK)
+            ]
         )
         return predicted, np.asarray(test.ratings[known], dtype=np.float64)

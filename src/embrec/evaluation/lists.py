@@ -103,7 +103,9 @@ def _standard_columns(frame: pd.DataFrame) -> pd.DataFrame:
             )
         out[column] = values.astype(np.float64)
     if "model" in out.columns and out["model"].isna().any():
-        raise DataError(f"recs has an empty model value (row {_plain(out.index[out['model'].isna()][0])!r}); name the list of every row.")
+        raise DataError(
+            f"recs has an empty model value (row {_plain(out.index[out['model'].isna()][0])!r}); name the list of every row."
+        )
     return out
 
 
@@ -139,8 +141,9 @@ def _unknown(kind: str, ids: pd.Series, pos: NDArray[np.int64], known: int) -> D
     )
 
 
-def _check_unique(frame: pd.DataFrame, codes: NDArray[np.int64], labels: list[str], users: NDArray[np.int64],
-                  items: NDArray[np.int64]) -> None:
+def _check_unique(
+    frame: pd.DataFrame, codes: NDArray[np.int64], labels: list[str], users: NDArray[np.int64], items: NDArray[np.int64]
+) -> None:
     """One rank per item and one item per rank in every list, or a :class:`DataError`."""
     many = len(labels) > 1
     for column, key in (("rank", frame["rank"].to_numpy()), ("item", items)):
@@ -149,7 +152,7 @@ def _check_unique(frame: pd.DataFrame, codes: NDArray[np.int64], labels: list[st
             row = int(np.flatnonzero(dup)[0])
             where = f" in list {labels[codes[row]]!r}" if many else ""
             value = _plain(frame[column].iloc[row])
-            what = (f"gives rank {value:g} to two items" if column == "rank" else f"holds item {value!r} twice")
+            what = f"gives rank {value:g} to two items" if column == "rank" else f"holds item {value!r} twice"
             raise DataError(
                 f"recs {what} for user {_plain(frame['user'].iloc[row])!r}{where}; a list needs distinct ranks "
                 f"and distinct items (drop or fix the duplicated rows, such as row {_plain(frame.index[row])!r})."
@@ -158,8 +161,12 @@ def _check_unique(frame: pd.DataFrame, codes: NDArray[np.int64], labels: list[st
 
 # --------------------------------------------------------------------------- scoring
 def _arrays(
-    rows: NDArray[np.int64], items: NDArray[np.int64], rank: NDArray[np.float64], score: NDArray[np.float64],
-    n_users: int, k: int,
+    rows: NDArray[np.int64],
+    items: NDArray[np.int64],
+    rank: NDArray[np.float64],
+    score: NDArray[np.float64],
+    n_users: int,
+    k: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """``(n_users, k)`` lists and scores from rows of (evaluated user row, item, rank, score), cut at ``k`` by rank."""
     order = np.lexsort((rank, rows))
@@ -251,8 +258,16 @@ def evaluate_lists(
         chosen = (codes == code) & (rows >= 0)
         lists, scores = _arrays(rows[chosen], items[chosen], rank[chosen], score[chosen], len(ctx.users), ctx.k)
         results.append(
-            ModelEvaluation.from_lists(label, "lists", ctx.scoring(lists), user_ids=ctx.user_ids, scores=scores,
-                                       level=level, n_resamples=n_resamples, seed=seed)
+            ModelEvaluation.from_lists(
+                label,
+                "lists",
+                ctx.scoring(lists),
+                user_ids=ctx.user_ids,
+                scores=scores,
+                level=level,
+                n_resamples=n_resamples,
+                seed=seed,
+            )
         )
     return EvaluationResult(
         models=results,

@@ -73,11 +73,15 @@ def _check_k(k: Any) -> int:
     return int(k)
 
 
-def _candidates(candidates: ArrayLike, scores: ArrayLike, n_items: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def _candidates(
+    candidates: ArrayLike, scores: ArrayLike, n_items: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     c = np.asarray(candidates)
     s = np.asarray(scores, dtype=np.float64)
     if c.ndim != 2 or c.dtype.kind not in "iu":
-        raise DataError(f"candidates must be a 2-D integer array (n_users, N) of item indexes, got shape {c.shape} and dtype {c.dtype}.")
+        raise DataError(
+            f"candidates must be a 2-D integer array (n_users, N) of item indexes, got shape {c.shape} and dtype {c.dtype}."
+        )
     if s.shape != c.shape:
         raise DataError(f"scores has shape {s.shape} but candidates has {c.shape}; pass one score per candidate.")
     c = c.astype(np.int64, copy=False)
@@ -168,7 +172,9 @@ def mmr_rerank(
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
     elif not np.all((x == 0) | (x == 1)):
-        raise DataError("metric='jaccard' needs binary item vectors (such as an item x genre matrix); use 'cosine' for embeddings.")
+        raise DataError(
+            "metric='jaccard' needs binary item vectors (such as an item x genre matrix); use 'cosine' for embeddings."
+        )
     cand, sc = _candidates(candidates, scores, x.shape[0])
     n_users, width = cand.shape
     out = np.full((n_users, k), -1, dtype=np.int64)

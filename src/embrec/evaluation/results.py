@@ -113,7 +113,9 @@ class ModelEvaluation:
         """Score the lists of ``ctx`` with every metric of the catalogue (rows: ``user_ids``)."""
         table = per_user_table(ctx, user_ids)
         summary = {
-            metric: bootstrap_ci(table[metric].to_numpy(dtype=np.float64), level=level, n_resamples=n_resamples, seed=seed)
+            metric: bootstrap_ci(
+                table[metric].to_numpy(dtype=np.float64), level=level, n_resamples=n_resamples, seed=seed
+            )
             for metric in PER_USER_METRICS
         }
         rated = 0 if ctx.predictions is None else int(ctx.predictions.size)
@@ -214,8 +216,19 @@ class EvaluationResult:
                         "p_wilcoxon": cmp.p_wilcoxon,
                     }
                 )
-        columns = ["model", "baseline", "metric", "n", "mean_baseline", "mean_model", "difference", "low", "high",
-                   "p_bootstrap", "p_wilcoxon"]
+        columns = [
+            "model",
+            "baseline",
+            "metric",
+            "n",
+            "mean_baseline",
+            "mean_model",
+            "difference",
+            "low",
+            "high",
+            "p_bootstrap",
+            "p_wilcoxon",
+        ]
         frame = pd.DataFrame(rows, columns=columns)
         self._comparisons[key] = frame
         return frame.copy()
@@ -294,8 +307,10 @@ class EvaluationResult:
         for kind in ("per_user", "list"):  # intervals first, then the list figures
             for metric in (m for m in METRICS if m.kind == kind):
                 if kind == "per_user":
-                    cells = [format_interval(ci.mean, ci.low, ci.high, digits)
-                             for ci in (m.summary[metric.name] for m in self.models)]
+                    cells = [
+                        format_interval(ci.mean, ci.low, ci.high, digits)
+                        for ci in (m.summary[metric.name] for m in self.models)
+                    ]
                 else:
                     values = [m.lists.get(metric.name, float("nan")) for m in self.models]
                     cells = [f"{v:.{digits}f}" if math.isfinite(v) else "-" for v in values]
@@ -364,4 +379,3 @@ def _file_names(models: Sequence[ModelEvaluation]) -> list[str]:
             name, n = f"per_user_{base}-{n}.csv", n + 1
         names.append(name)
     return names
-

@@ -121,14 +121,28 @@ def evaluate(
         else:
             cand, cand_scores = ctx.rank(model, max(ctx.k, reranker.candidates), view)
             recs = reranker.apply(
-                model, split.train, cand, cand_scores, ctx.k, item_vectors=view.vectors,
-                item_user_counts=ctx.item_user_counts, n_training_users=ctx.n_training_users,
+                model,
+                split.train,
+                cand,
+                cand_scores,
+                ctx.k,
+                item_vectors=view.vectors,
+                item_user_counts=ctx.item_user_counts,
+                n_training_users=ctx.n_training_users,
             )
             scores = _scores_of(recs, cand, cand_scores)
         scoring = ctx.scoring(recs, item_vectors=view.vectors, predictions=ctx.predictions(model))
         results.append(
-            ModelEvaluation.from_lists(label, str(model.name), scoring, user_ids=ctx.user_ids, scores=scores,
-                                       level=level, n_resamples=n_resamples, seed=seed)
+            ModelEvaluation.from_lists(
+                label,
+                str(model.name),
+                scoring,
+                user_ids=ctx.user_ids,
+                scores=scores,
+                level=level,
+                n_resamples=n_resamples,
+                seed=seed,
+            )
         )
     return EvaluationResult(
         models=results,

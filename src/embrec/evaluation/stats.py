@@ -116,7 +116,9 @@ def _values(values: ArrayLike, name: str) -> NDArray[np.float64]:
     if arr.ndim != 1:
         raise DataError(f"{name} must be a 1-D array of per-user values, got shape {arr.shape}.")
     if np.isinf(arr).any():
-        raise DataError(f"{name} holds an infinite value at position {int(np.argmax(np.isinf(arr)))}; per-user values must be finite or NaN.")
+        raise DataError(
+            f"{name} holds an infinite value at position {int(np.argmax(np.isinf(arr)))}; per-user values must be finite or NaN."
+        )
     return arr
 
 
@@ -128,7 +130,9 @@ def _check_resamples(n_resamples: Any) -> int:
 
 def _check_level(level: Any) -> float:
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0.0 < float(level) < 1.0:
-        raise ConfigError(f"level must be a confidence level strictly between 0 and 1, got {level!r}; pass for example 0.95.")
+        raise ConfigError(
+            f"level must be a confidence level strictly between 0 and 1, got {level!r}; pass for example 0.95."
+        )
     return float(level)
 
 

@@ -64,8 +64,14 @@ def sweep(
     rows = []
     for reranker in rerankers:
         recs = reranker.apply(
-            model, split.train, cand, scores, ctx.k, item_vectors=view.vectors,
-            item_user_counts=ctx.item_user_counts, n_training_users=ctx.n_training_users,
+            model,
+            split.train,
+            cand,
+            scores,
+            ctx.k,
+            item_vectors=view.vectors,
+            item_user_counts=ctx.item_user_counts,
+            n_training_users=ctx.n_training_users,
         )
         scoring = ctx.scoring(recs, item_vectors=view.vectors)
         table = per_user_table(scoring, ctx.user_ids)

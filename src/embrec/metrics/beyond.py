@@ -79,7 +79,9 @@ def _item_matrix(item_vectors: Any, metric: str) -> FloatArray:
             "pass the item embedding matrix or the binary item x genre matrix."
         )
     if not np.all(np.isfinite(x)):
-        raise DataError(f"item_vectors holds {int((~np.isfinite(x)).sum()):,} NaN or infinite values; fix the embeddings first.")
+        raise DataError(
+            f"item_vectors holds {int((~np.isfinite(x)).sum()):,} NaN or infinite values; fix the embeddings first."
+        )
     if metric == "jaccard":
         if not np.all((x == 0) | (x == 1)):
             raise DataError(
@@ -104,7 +106,11 @@ def _per_item(values: ArrayLike, *, name: str, allow_nan: bool = False) -> Float
 
 def _counts(item_user_counts: ArrayLike, n_training_users: Any) -> tuple[FloatArray, int]:
     counts = _per_item(item_user_counts, name="item_user_counts")
-    if isinstance(n_training_users, bool) or not isinstance(n_training_users, (int, np.integer)) or n_training_users < 1:
+    if (
+        isinstance(n_training_users, bool)
+        or not isinstance(n_training_users, (int, np.integer))
+        or n_training_users < 1
+    ):
         raise ConfigError(
             f"n_training_users must be a positive integer, got {n_training_users!r}; "
             "pass the number of users in the training data (see item_popularity)."
@@ -145,12 +151,16 @@ def _catalog(catalog: ArrayLike) -> NDArray[np.int64]:
         raise DataError(f"catalog must hold integer item indexes or booleans, got dtype {arr.dtype}.")
     arr = arr.astype(np.int64)
     if arr.size == 0:
-        raise DataError("catalog is empty; pass the item indexes that could be recommended (for example items seen in training).")
+        raise DataError(
+            "catalog is empty; pass the item indexes that could be recommended (for example items seen in training)."
+        )
     if arr.min() < 0:
         raise DataError(f"catalog holds the negative item index {int(arr.min())}; item indexes start at 0.")
     uniq = np.unique(arr)
     if uniq.size != arr.size:
-        raise DataError(f"catalog lists {arr.size - uniq.size:,} item(s) more than once; pass each catalogue item once.")
+        raise DataError(
+            f"catalog lists {arr.size - uniq.size:,} item(s) more than once; pass each catalogue item once."
+        )
     return uniq
 
 
@@ -324,9 +334,7 @@ def exercise_diversity(recs: ArrayLike, item_vectors: Any, *, k: int | None = No
 
 
 # --------------------------------------------------------------------------- novelty and popularity
-def novelty(
-    recs: ArrayLike, item_user_counts: ArrayLike, n_training_users: int, *, k: int | None = None
-) -> FloatArray:
+def novelty(recs: ArrayLike, item_user_counts: ArrayLike, n_training_users: int, *, k: int | None = None) -> FloatArray:
     """Mean self-information of the listed items, in bits.
 
     ``novelty(u) = (1 / m) sum_{i in L_u} -log2(users(i) / |U_train|)``, with ``users(i)`` the
@@ -372,7 +380,9 @@ def average_popularity(recs: ArrayLike, item_popularity: ArrayLike, *, k: int | 
     """
     pop = _per_item(item_popularity, name="item_popularity")
     if (pop < 0).any():
-        raise DataError(f"item_popularity holds negative values (first at item {int(np.argmax(pop < 0))}); popularity is a count.")
+        raise DataError(
+            f"item_popularity holds negative values (first at item {int(np.argmax(pop < 0))}); popularity is a count."
+        )
     return _list_mean(_check_recs(recs, pop.size, k=k), pop)
 
 
@@ -457,7 +467,9 @@ def expected_popularity_complement(
         gain = gain * _hits(arr, rel)
         defined &= np.diff(rel.indptr) > 0
     elif threshold is not None:
-        raise ConfigError("threshold was given without truth; pass truth=... for relevance-aware EPC, or drop threshold.")
+        raise ConfigError(
+            "threshold was given without truth; pass truth=... for relevance-aware EPC, or drop threshold."
+        )
     out[defined] = gain.sum(axis=1)[defined] / norm[defined]
     return out
 

@@ -122,7 +122,9 @@ def _canonical_csr(matrix: Any, *, name: str) -> sp.csr_matrix:
         )
     out = sp.csr_matrix(matrix, copy=True)
     if out.dtype.kind == "f" and not np.all(np.isfinite(out.data)):
-        raise DataError(f"{name} holds {int((~np.isfinite(out.data)).sum()):,} NaN or infinite values; drop them first.")
+        raise DataError(
+            f"{name} holds {int((~np.isfinite(out.data)).sum()):,} NaN or infinite values; drop them first."
+        )
     if not out.has_sorted_indices:
         out.sort_indices()
     same = (out.indices[1:] == out.indices[:-1]) & (np.diff(_row_of_entries(out)) == 0)
@@ -198,7 +200,9 @@ def _hits(recs: NDArray[np.int64], rel: sp.csr_matrix) -> NDArray[np.bool_]:
     return out
 
 
-def hit_matrix(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None) -> NDArray[np.bool_]:
+def hit_matrix(
+    recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None
+) -> NDArray[np.bool_]:
     """Whether each recommended item is relevant: ``hits[u, j] = rel(u, L_u[j])``.
 
     Args:
@@ -313,7 +317,9 @@ def ndcg(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int 
     return _ndcg(*_relevance_and_hits(recs, truth, threshold, k))
 
 
-def average_precision(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None) -> FloatArray:
+def average_precision(
+    recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None
+) -> FloatArray:
     """Average precision@k per user: ``AP@k(u) = sum_{j=1..k} P@j(u) rel(u, L_u[j]) / min(|R_u|, k)``.
 
     Normalising by ``min(|R_u|, k)`` (not ``|R_u|``) makes a list whose k slots are all relevant
@@ -363,7 +369,9 @@ def mean_over_users(values: ArrayLike) -> float:
     return float(defined.mean()) if defined.size else float("nan")
 
 
-def mean_average_precision(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None) -> float:
+def mean_average_precision(
+    recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None
+) -> float:
     """MAP@k: the mean of :func:`average_precision` over users with at least one relevant item."""
     return mean_over_users(average_precision(recs, truth, threshold=threshold, k=k))
 

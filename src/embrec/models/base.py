@@ -204,9 +204,7 @@ class Recommender(ABC):
         """
         return scores
 
-    def recommend(
-        self, users: Any | None = None, n: int = 10, *, exclude_seen: bool = True
-    ) -> pd.DataFrame:
+    def recommend(self, users: Any | None = None, n: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
         """Top-``n`` recommendations for one user id, many, or all (``users=None``).
 
         Returns a frame with columns ``user, rank, item, score`` (and ``title`` when the data
@@ -323,8 +321,9 @@ class Recommender(ABC):
                     f"item index {rated[(rated < 0) | (rated >= n_items)][0]} is out of range: the model has "
                     f"{n_items:,} items (indexes 0 to {n_items - 1}); turn item ids into indexes with item_index()."
                 )
-            seen = sp.csr_matrix((np.ones(len(rated)), (np.zeros(len(rated), dtype=np.int64), rated)),
-                                 shape=(1, n_items))
+            seen = sp.csr_matrix(
+                (np.ones(len(rated)), (np.zeros(len(rated), dtype=np.int64), rated)), shape=(1, n_items)
+            )
         top, shown = top_n(lambda _: scores, np.zeros(1, dtype=np.int64), n, seen=seen)
         return top[0], self._new_user_output_scores(top[0], shown[0], bias)
 

@@ -272,8 +272,10 @@ class ModelConfig:
     def from_dict(cls, values: Mapping[str, Any]) -> Self:
         """The config with these settings (those left out keep their defaults)."""
         if not isinstance(values, Mapping):
-            raise ConfigError(f"the settings of the {cls.label()} model must be a mapping of names to values, "
-                              f"got {type(values).__name__}: {values!r}.")
+            raise ConfigError(
+                f"the settings of the {cls.label()} model must be a mapping of names to values, "
+                f"got {type(values).__name__}: {values!r}."
+            )
         cls._check_keys(values)
         return cls(**values)
 
@@ -286,7 +288,9 @@ def _unknown_keys(cls: type[ModelConfig], unknown: Sequence[Any]) -> str:
     allowed = sorted(cls.keys())
     named = []
     for key in unknown:
-        close = [cls.renamed_keys[key]] if key in cls.renamed_keys else difflib.get_close_matches(str(key), allowed, n=1)
+        close = (
+            [cls.renamed_keys[key]] if key in cls.renamed_keys else difflib.get_close_matches(str(key), allowed, n=1)
+        )
         named.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return (
         f"unknown setting{'s' if len(named) > 1 else ''} {', '.join(named)} for the {cls.label()} model; "
@@ -354,7 +358,9 @@ def _read_toml(path: str | os.PathLike[str], cls: type[ModelConfig]) -> dict[str
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the settings file {str(path)!r} ({exc}).") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"settings file {str(path)!r} is not valid TOML ({exc}); write one `name = value` a line.") from None
+        raise ConfigError(
+            f"settings file {str(path)!r} is not valid TOML ({exc}); write one `name = value` a line."
+        ) from None
     tables = sorted(key for key, value in table.items() if isinstance(value, dict))
     if tables:
         raise ConfigError(
@@ -416,10 +422,24 @@ DecayMode = Literal["per_row", "decoupled"]
 
 #: Measured defaults of the settings left as None, per objective.
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "rating": dict(embedding_dim=32, learning_rate=4e-3, weight_decay=3e-3, decay_mode="per_row",
-                   batch_size=1024, patience=3, refit=False),
-    "ranking": dict(embedding_dim=64, learning_rate=4e-3, weight_decay=1.0, decay_mode="decoupled",
-                    batch_size=64, patience=4, refit=True),
+    "rating": dict(
+        embedding_dim=32,
+        learning_rate=4e-3,
+        weight_decay=3e-3,
+        decay_mode="per_row",
+        batch_size=1024,
+        patience=3,
+        refit=False,
+    ),
+    "ranking": dict(
+        embedding_dim=64,
+        learning_rate=4e-3,
+        weight_decay=1.0,
+        decay_mode="decoupled",
+        batch_size=64,
+        patience=4,
+        refit=True,
+    ),
 }
 #: Largest catalogue trained with the full softmax when ``n_negatives`` is not set.
 FULL_SOFTMAX_MAX_ITEMS = 20_000
@@ -512,10 +532,16 @@ class EmbeddingConfig(ModelConfig):
                 n_users + n_items > SPARSE_ABOVE if self.optimizer == "auto" else self.optimizer == "sparse_adam"
             )
             optimizer = "sparse_adam" if sparse else "adamw" if decay_mode == "decoupled" and weight_decay else "adam"
-        return ResolvedEmbeddingConfig.from_dict({
-            **asked, **filled, "optimizer": optimizer, "n_negatives": n_negatives, "device": device,
-            "threads": self.threads if device == "cpu" else None,
-        })
+        return ResolvedEmbeddingConfig.from_dict(
+            {
+                **asked,
+                **filled,
+                "optimizer": optimizer,
+                "n_negatives": n_negatives,
+                "device": device,
+                "threads": self.threads if device == "cpu" else None,
+            }
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,8 +67,9 @@ class EmbeddingRecommender(Recommender):
             if hi <= lo:
                 raise DataError(f"rating scale {train.rating_scale} is empty; every rating is the same value.")
         device = resolve_device(self.config.device)
-        self.resolved_config_ = cfg = self.config.resolve(n_users=train.n_users, n_items=train.n_items,
-                                                          device=str(device))
+        self.resolved_config_ = cfg = self.config.resolve(
+            n_users=train.n_users, n_items=train.n_items, device=str(device)
+        )
         started = time.perf_counter()
         with torch_threads(cfg.threads):
             gen = torch.Generator().manual_seed(cfg.seed)
@@ -84,8 +85,9 @@ class EmbeddingRecommender(Recommender):
             if cfg.refit and len(val_rows):
                 # the best epoch count is known: learn again from every training row
                 gen = torch.Generator().manual_seed(cfg.seed)
-                net, _ = trainer(train, np.arange(n), np.empty(0, dtype=np.int64), device, gen, None,
-                                 epochs=result.best_epoch)
+                net, _ = trainer(
+                    train, np.arange(n), np.empty(0, dtype=np.int64), device, gen, None, epochs=result.best_epoch
+                )
         self.net_ = net.to("cpu").eval()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
@@ -93,15 +95,24 @@ class EmbeddingRecommender(Recommender):
         self.train_seconds_ = time.perf_counter() - started
         self.device_ = str(device)
 
-    def _new_net(self, train: Interactions, device: torch.device, gen: torch.Generator, global_bias: float) -> DotProductNet:
+    def _new_net(
+        self, train: Interactions, device: torch.device, gen: torch.Generator, global_bias: float
+    ) -> DotProductNet:
         cfg = self.resolved_config_
         net = DotProductNet(train.n_users, train.n_items, cfg.embedding_dim, sparse=cfg.optimizer == "sparse_adam")
         net.reset_parameters(cfg.init_std, gen, global_bias)
         return net.to(device)
 
-    def _rating_trainer(self, train: Interactions, fit_rows: np.ndarray, val_rows: np.ndarray, device: torch.device,
-                        gen: torch.Generator, progress: ProgressFn | None, epochs: int | None = None
-                        ) -> tuple[DotProductNet, TrainResult]:
+    def _rating_trainer(
+        self,
+        train: Interactions,
+        fit_rows: np.ndarray,
+        val_rows: np.ndarray,
+        device: torch.device,
+        gen: torch.Generator,
+        progress: ProgressFn | None,
+        epochs: int | None = None,
+    ) -> tuple[DotProductNet, TrainResult]:
         lo, hi = train.rating_scale  # type: ignore[misc]
         scaled = np.asarray((train.ratings - lo) / (hi - lo), dtype=np.float32)  # type: ignore[operator]
 
@@ -117,8 +128,16 @@ class EmbeddingRecommender(Recommender):
             mean = float(np.clip(scaled[fit_rows].mean(), 1e-3, 1 - 1e-3))
             global_bias = math.log(mean / (1 - mean))
         net = self._new_net(train, device, gen, global_bias)
-        result = train_rating(net, self.resolved_config_, rows(fit_rows), rows(val_rows) if len(val_rows) else None,
-                              generator=gen, progress=progress, rating_range=hi - lo, epochs=epochs)
+        result = train_rating(
+            net,
+            self.resolved_config_,
+            rows(fit_rows),
+            rows(val_rows) if len(val_rows) else None,
+            generator=gen,
+            progress=progress,
+            rating_range=hi - lo,
+            epochs=epochs,
+        )
         return net, result
 
     def _target_weights(self, train: Interactions) -> np.ndarray:
@@ -127,9 +146,16 @@ class EmbeddingRecommender(Recommender):
             return np.ones(train.n_ratings, dtype=np.float32)
         return np.where(train.ratings >= cfg.liked_rating, 1.0, cfg.low_rating_weight).astype(np.float32)
 
-    def _ranking_trainer(self, train: Interactions, fit_rows: np.ndarray, val_rows: np.ndarray, device: torch.device,
-                         gen: torch.Generator, progress: ProgressFn | None, epochs: int | None = None
-                         ) -> tuple[DotProductNet, TrainResult]:
+    def _ranking_trainer(
+        self,
+        train: Interactions,
+        fit_rows: np.ndarray,
+        val_rows: np.ndarray,
+        device: torch.device,
+        gen: torch.Generator,
+        progress: ProgressFn | None,
+        epochs: int | None = None,
+    ) -> tuple[DotProductNet, TrainResult]:
         weights = self._target_weights(train)
 
         def per_user(idx: np.ndarray) -> UserRows:
@@ -144,8 +170,15 @@ class EmbeddingRecommender(Recommender):
             )
 
         net = self._new_net(train, device, gen, 0.0)
-        result = train_ranking(net, self.resolved_config_, per_user(fit_rows), per_user(val_rows) if len(val_rows) else None,
-                               generator=gen, progress=progress, epochs=epochs)
+        result = train_ranking(
+            net,
+            self.resolved_config_,
+            per_user(fit_rows),
+            per_user(val_rows) if len(val_rows) else None,
+            generator=gen,
+            progress=progress,
+            epochs=epochs,
+        )
         return net, result
 
     # ------------------------------------------------------------------ scores
@@ -218,8 +251,14 @@ class EmbeddingRecommender(Recommender):
                     raise DataError("a rating model needs ratings to fold a new user in; pass ratings=[...].")
                 lo, hi = self.rating_scale_  # type: ignore[misc]
                 scaled = torch.from_numpy(((r - lo) / (hi - lo)).astype(np.float32))
-                p, b = fold_in_rating(q[idx], bi[idx], float(net.global_bias), scaled,
-                                      weight_decay=cfg.weight_decay, bias_weight_decay=cfg.bias_weight_decay)
+                p, b = fold_in_rating(
+                    q[idx],
+                    bi[idx],
+                    float(net.global_bias),
+                    scaled,
+                    weight_decay=cfg.weight_decay,
+                    bias_weight_decay=cfg.bias_weight_decay,
+                )
                 return p.numpy(), float(b)
             weights = torch.ones(len(item_idx))
             if r is not None and self.rating_scale_ is not None:
@@ -280,8 +319,10 @@ class EmbeddingRecommender(Recommender):
         n_users, dim = state["user_embedding"].shape
         n_items = state["item_embedding"].shape[0]
         if (n_users, n_items) != (len(self.user_ids_), len(self.item_ids_)):
-            raise ValueError(f"weights are for {n_users} users x {n_items} items, the vocabulary has "
-                             f"{len(self.user_ids_)} x {len(self.item_ids_)}")
+            raise ValueError(
+                f"weights are for {n_users} users x {n_items} items, the vocabulary has "
+                f"{len(self.user_ids_)} x {len(self.item_ids_)}"
+            )
         net = DotProductNet(n_users, n_items, dim)
         with torch.no_grad():
             net.user_embedding.weight.copy_(torch.from_numpy(state["user_embedding"]))

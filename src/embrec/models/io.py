@@ -47,7 +47,9 @@ def read_run_info(path: Path) -> dict[str, Any]:
     """The run's ``embrec.json``, checked for a format this version can read."""
     path = Path(path)
     if not path.is_dir():
-        raise ModelFileError(f"no run folder at {path}; give the folder a fitted model was saved to (model.save(path)).")
+        raise ModelFileError(
+            f"no run folder at {path}; give the folder a fitted model was saved to (model.save(path))."
+        )
     meta_file = path / "embrec.json"
     try:
         info = json.loads(meta_file.read_text())
@@ -104,7 +106,9 @@ def load_run(path: Path) -> Recommender:
         meta = pd.read_json(items_file, orient="records") if items_file.is_file() else None
         config, resolved = _settings(cls, info, len(vocab["user_ids"]), len(vocab["item_ids"]))
     except ConfigError as exc:
-        raise ModelFileError(f"{path}/embrec.json holds settings this embrec cannot use ({exc}); train the model again.") from None
+        raise ModelFileError(
+            f"{path}/embrec.json holds settings this embrec cannot use ({exc}); train the model again."
+        ) from None
     except (SafetensorError, json.JSONDecodeError, ValueError, KeyError, TypeError, OSError, EOFError) as exc:
         raise ModelFileError(f"{path} is corrupt ({type(exc).__name__}: {exc}); train the model again.") from None
     user_ids = _ids_from_json(vocab["user_ids"])

@@ -36,4 +36,6 @@ class DotProductNet(nn.Module):
         """Logits of aligned (user, item) index pairs."""
         p = self.user_embedding(users)
         q = self.item_embedding(items)
-        return self.global_bias + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1) + (p * q).sum(-1)
+        return (
+            self.global_bias + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1) + (p * q).sum(-1)
+        )

@@ -51,9 +51,7 @@ def save_run(model: Recommender, path: Path, *, extra: dict[str, Any] | None = N
     if path.exists() and not path.is_dir():
         raise EmbrecError(f"cannot save the run to {path}: it is a file; give a folder path.")
     if path.is_dir() and any(path.iterdir()) and not (path / "embrec.json").is_file():
-        raise EmbrecError(
-            f"cannot save the run to {path}: the folder holds other files; give an empty or new folder."
-        )
+        raise EmbrecError(f"cannot save the run to {path}: the folder holds other files; give an empty or new folder.")
     resolved = getattr(model, "resolved_config_", None) or model.config
     with atomic.folder(path, replace=True) as staging:
         state = {k: np.ascontiguousarray(v) for k, v in model._get_state().items()}

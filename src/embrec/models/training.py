@@ -75,7 +75,9 @@ class UserRows:
         starts = self.indptr[users]
         counts = self.indptr[users + 1] - starts
         rows = torch.repeat_interleave(torch.arange(len(users), device=users.device), counts)
-        offsets = torch.arange(len(rows), device=users.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        offsets = torch.arange(len(rows), device=users.device) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts
+        )
         pos = torch.repeat_interleave(starts, counts) + offsets
         return rows, self.items[pos], self.weights[pos]
 
@@ -127,8 +129,13 @@ def _rating_optimizer(net: DotProductNet, config: ResolvedEmbeddingConfig) -> to
     return torch.optim.Adam(params, lr=config.learning_rate, fused=True)
 
 
-def _rating_epoch(net: DotProductNet, config: ResolvedEmbeddingConfig, data: RatingRows, optimizer: torch.optim.Optimizer,
-                  generator: torch.Generator) -> float:
+def _rating_epoch(
+    net: DotProductNet,
+    config: ResolvedEmbeddingConfig,
+    data: RatingRows,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> float:
     n = len(data)
     per_row = config.decay_mode == "per_row"
     order = torch.randperm(n, generator=generator).to(data.users.device)
@@ -161,8 +168,15 @@ def _rating_loss(net: DotProductNet, rows: RatingRows) -> float:
 
 
 def train_rating(
-    net: DotProductNet, config: ResolvedEmbeddingConfig, train: RatingRows, validation: RatingRows | None, *,
-    generator: torch.Generator, progress: ProgressFn | None = None, rating_range: float = 1.0, epochs: int | None = None,
+    net: DotProductNet,
+    config: ResolvedEmbeddingConfig,
+    train: RatingRows,
+    validation: RatingRows | None,
+    *,
+    generator: torch.Generator,
+    progress: ProgressFn | None = None,
+    rating_range: float = 1.0,
+    epochs: int | None = None,
 ) -> TrainResult:
     """Rating objective; with a validation set and early stopping, restores the best epoch."""
     optimizer = _rating_optimizer(net, config)
@@ -218,8 +232,9 @@ def _ranking_optimizer(net: DotProductNet, config: ResolvedEmbeddingConfig) -> t
     )
 
 
-def _batch_logits(net: DotProductNet, users: torch.Tensor, data: UserRows, n_neg: int | None,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _batch_logits(
+    net: DotProductNet, users: torch.Tensor, data: UserRows, n_neg: int | None, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(logits, dense targets, user vectors) of a batch; targets aligned with the logits' columns."""
     rows, items, weights = data.gather(users)
     p = net.user_embedding(users)
@@ -237,8 +252,14 @@ def _batch_logits(net: DotProductNet, users: torch.Tensor, data: UserRows, n_neg
     return logits, targets, p
 
 
-def _ranking_epoch(net: DotProductNet, config: ResolvedEmbeddingConfig, data: UserRows, optimizer: torch.optim.Optimizer,
-                   generator: torch.Generator, n_neg: int | None) -> float:
+def _ranking_epoch(
+    net: DotProductNet,
+    config: ResolvedEmbeddingConfig,
+    data: UserRows,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    n_neg: int | None,
+) -> float:
     active = data.active_users()
     order = active[torch.randperm(len(active), generator=generator).to(active.device)]
     total_loss, total_weight = torch.zeros((), device=active.device), 0.0
@@ -274,8 +295,14 @@ def _ranking_loss(net: DotProductNet, data: UserRows, users: torch.Tensor) -> fl
 
 
 def train_ranking(
-    net: DotProductNet, config: ResolvedEmbeddingConfig, train: UserRows, validation: UserRows | None, *,
-    generator: torch.Generator, progress: ProgressFn | None = None, epochs: int | None = None,
+    net: DotProductNet,
+    config: ResolvedEmbeddingConfig,
+    train: UserRows,
+    validation: UserRows | None,
+    *,
+    generator: torch.Generator,
+    progress: ProgressFn | None = None,
+    epochs: int | None = None,
 ) -> TrainResult:
     """Ranking objective (weighted multinomial softmax per user); restores the best epoch."""
     optimizer = _ranking_optimizer(net, config)

@@ -45,10 +45,15 @@ def _combined(split: Split) -> Interactions:
         return None if a is None or b is None else np.concatenate([a, b])
 
     return Interactions(
-        users=np.concatenate([tr.users, te.users]), items=np.concatenate([tr.items, te.items]),
-        ratings=cat(tr.ratings, te.ratings), timestamps=cat(tr.timestamps, te.timestamps),
-        user_ids=tr.user_ids, item_ids=tr.item_ids, item_metadata=tr.item_metadata,
-        rating_scale=tr.rating_scale, name=tr.name,
+        users=np.concatenate([tr.users, te.users]),
+        items=np.concatenate([tr.items, te.items]),
+        ratings=cat(tr.ratings, te.ratings),
+        timestamps=cat(tr.timestamps, te.timestamps),
+        user_ids=tr.user_ids,
+        item_ids=tr.item_ids,
+        item_metadata=tr.item_metadata,
+        rating_scale=tr.rating_scale,
+        name=tr.name,
     )
 
 
@@ -129,8 +134,7 @@ def _user_block(result: Any, row: int, split: Split, k: int, threshold: float | 
     recs = model_eval.recs[row]
     recs = recs[recs >= 0][:k]
     recommended = [
-        {"rank": j + 1, "title": t, "hit": int(i) in relevant}
-        for j, (t, i) in enumerate(zip(train.titles(recs), recs))
+        {"rank": j + 1, "title": t, "hit": int(i) in relevant} for j, (t, i) in enumerate(zip(train.titles(recs), recs))
     ]
     return {
         "user": str(user_id),
@@ -155,7 +159,12 @@ def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("rating scale", f"{lo:g} to {hi:g}"))
     for key, label in (("ratings_per_user", "ratings per user"), ("ratings_per_item", "ratings per item")):
         s = summary[key]
-        rows.append((label, f"min {s['min']:g}, median {s['median']:g}, mean {s['mean']:.1f}, 90% {s['q90']:g}, max {s['max']:g}"))
+        rows.append(
+            (
+                label,
+                f"min {s['min']:g}, median {s['median']:g}, mean {s['mean']:.1f}, 90% {s['q90']:g}, max {s['max']:g}",
+            )
+        )
     if summary.get("first_timestamp"):
         rows.append(("time span", f"{summary['first_timestamp'][:10]} to {summary['last_timestamp'][:10]}"))
     rows.append(("items with titles", _fmt(summary["n_items_with_metadata"])))
@@ -180,8 +189,11 @@ def _histogram_figure(histogram: dict[Any, int]) -> Any:
 
 
 def _best_epoch(history: Sequence[dict[str, float]]) -> int | None:
-    scored = [(h["val_loss"], int(h.get("epoch", i + 1))) for i, h in enumerate(history)
-              if isinstance(h.get("val_loss"), (int, float)) and math.isfinite(h["val_loss"])]
+    scored = [
+        (h["val_loss"], int(h.get("epoch", i + 1)))
+        for i, h in enumerate(history)
+        if isinstance(h.get("val_loss"), (int, float)) and math.isfinite(h["val_loss"])
+    ]
     return min(scored)[1] if scored else None
 
 
@@ -252,8 +264,20 @@ def build_report(
         opened.check(split)
         if data is None:
             data = _combined(split)
-    parts = _collect(model, run, data, split, baselines=baselines, map_method=map_method, n_users=n_users, k=k,
-                     threshold=threshold, n_best=n_best, n_resamples=n_resamples, seed=seed)
+    parts = _collect(
+        model,
+        run,
+        data,
+        split,
+        baselines=baselines,
+        map_method=map_method,
+        n_users=n_users,
+        k=k,
+        threshold=threshold,
+        n_best=n_best,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
     parts.context["seconds"] = f"{time.perf_counter() - started:.1f}"
     html_text = render_report(parts)
     from embrec.atomic import write_text  # honours the umask (a report is meant to be shared)
@@ -264,8 +288,19 @@ def build_report(
 
 
 def _collect(
-    model: Recommender, run: Path, data: Interactions, split: Split, *, baselines: Sequence[str], map_method: str,
-    n_users: int, k: int, threshold: float | None, n_best: int, n_resamples: int, seed: int,
+    model: Recommender,
+    run: Path,
+    data: Interactions,
+    split: Split,
+    *,
+    baselines: Sequence[str],
+    map_method: str,
+    n_users: int,
+    k: int,
+    threshold: float | None,
+    n_best: int,
+    n_resamples: int,
+    seed: int,
 ) -> ReportParts:
     from embrec import __version__
     from embrec.data.summary import summarize
@@ -305,18 +340,27 @@ def _collect(
     if len(result.models) > 1:
         cmp = result.compare(baseline=0, metrics=_COMPARED)
         for row in cmp.itertuples(index=False):
-            comparisons.append({
-                "model": str(row.model), "metric": str(row.metric),
-                "difference": f"{-row.difference:+.4f}", "interval": f"[{-row.high:+.4f}, {-row.low:+.4f}]",
-                "p": "< 0.001" if row.p_wilcoxon < 0.001 else _fmt(row.p_wilcoxon, 3),
-            })
+            comparisons.append(
+                {
+                    "model": str(row.model),
+                    "metric": str(row.metric),
+                    "difference": f"{-row.difference:+.4f}",
+                    "interval": f"[{-row.high:+.4f}, {-row.low:+.4f}]",
+                    "p": "< 0.001" if row.p_wilcoxon < 0.001 else _fmt(row.p_wilcoxon, 3),
+                }
+            )
 
     curves = None
     if getattr(model, "history_", None):
-        curves = figure_data_uri(training_curves(model.history_, best_epoch=getattr(model, "best_epoch_", None),
-                                                 title=f"Training curves of {labels[0]}"))
+        curves = figure_data_uri(
+            training_curves(
+                model.history_, best_epoch=getattr(model, "best_epoch_", None), title=f"Training curves of {labels[0]}"
+            )
+        )
     figures = {
-        "histogram": figure_data_uri(_histogram_figure(summary["rating_histogram"])) if summary["rating_histogram"] else None,
+        "histogram": figure_data_uri(_histogram_figure(summary["rating_histogram"]))
+        if summary["rating_histogram"]
+        else None,
         "curves": curves,
         "intervals": figure_data_uri(metric_intervals(result)),
         "distributions": figure_data_uri(metric_distributions(result, ("diversity", "genre_diversity", "novelty"))),
@@ -328,12 +372,24 @@ def _collect(
     if data.ratings is not None:
         best = best_rated(data, n=n_best)
         for row in best.table.itertuples(index=False):
-            best_rows.append({"rank": row.rank, "title": row.title, "year": "" if pd.isna(row.year) else str(row.year),
-                              "n": f"{row.n_ratings:,}", "mean": f"{row.mean_rating:.2f}", "damped": f"{row.damped_mean:.3f}"})
+            best_rows.append(
+                {
+                    "rank": row.rank,
+                    "title": row.title,
+                    "year": "" if pd.isna(row.year) else str(row.year),
+                    "n": f"{row.n_ratings:,}",
+                    "mean": f"{row.mean_rating:.2f}",
+                    "damped": f"{row.damped_mean:.3f}",
+                }
+            )
         pf = perfect_score_films(data)
         total = int(pf["films"].sum())
         one = int(pf.loc[pf["n_ratings"] == 1, "films"].sum())
-        perfect = {"films": total, "one_rating": one, "top": f"{data.rating_scale[1]:g}" if data.rating_scale else "top"}
+        perfect = {
+            "films": total,
+            "one_rating": one,
+            "top": f"{data.rating_scale[1]:g}" if data.rating_scale else "top",
+        }
 
     map_html = None
     map_note = None
@@ -343,7 +399,9 @@ def _collect(
     else:
         map_note = f"model {model.name!r} has no item embeddings, so there is no map."
 
-    users = [_user_block(result, row, split, k, result.threshold, n_liked=k) for row in _pick_users(result, split, n_users)]
+    users = [
+        _user_block(result, row, split, k, result.threshold, n_liked=k) for row in _pick_users(result, split, n_users)
+    ]
     info = getattr(model, "run_info_", {}) or {}
     split_summary = split.summary()
     context = {

@@ -110,7 +110,9 @@ class Recommendations(BaseModel):
 
     user: ExternalId
     n: int
-    diversity: float = Field(serialization_alias="lambda", description="MMR diversity weight used (0: the model's order).")
+    diversity: float = Field(
+        serialization_alias="lambda", description="MMR diversity weight used (0: the model's order)."
+    )
     recommendations: list[Recommendation]
 
 
@@ -147,9 +149,7 @@ def _body_kind(value: Any) -> str:
 
 
 #: What POST .../ratings takes: one rating, or ``{"ratings": [...]}``; errors name only the shape sent.
-RatingsBody = Annotated[
-    Annotated[RatingsIn, Tag("many")] | Annotated[RatingIn, Tag("one")], Discriminator(_body_kind)
-]
+RatingsBody = Annotated[Annotated[RatingsIn, Tag("many")] | Annotated[RatingIn, Tag("one")], Discriminator(_body_kind)]
 
 
 class RatedFilm(Film):
@@ -169,7 +169,9 @@ class NewUserRatings(NewUserState):
     """A new user's ratings and the recommendations folded in from all of them."""
 
     n: int
-    diversity: float = Field(serialization_alias="lambda", description="MMR diversity weight used (0: the model's order).")
+    diversity: float = Field(
+        serialization_alias="lambda", description="MMR diversity weight used (0: the model's order)."
+    )
     recommendations: list[Recommendation] = Field(description="Empty while the user has rated nothing.")
 
 

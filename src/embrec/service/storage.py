@@ -109,7 +109,9 @@ def normalise_url(db_url: str) -> URL:
     Raises :class:`ConfigError` for anything other than a SQLite file or a PostgreSQL URL.
     """
     try:
-        url = make_url(db_url.replace("postgres://", "postgresql://", 1) if db_url.startswith("postgres://") else db_url)
+        url = make_url(
+            db_url.replace("postgres://", "postgresql://", 1) if db_url.startswith("postgres://") else db_url
+        )
     except ArgumentError:
         raise ConfigError(
             f"database URL {db_url!r} cannot be parsed; give sqlite:///path/to/file.sqlite or "

@@ -112,8 +112,15 @@ def damped_mean(n_ratings: ArrayLike, mean_rating: ArrayLike, m: float, global_m
 
 
 def _check_m(m: Any) -> float:
-    if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not math.isfinite(float(m)) or m < 0:
-        raise ConfigError(f"m must be a finite number of ratings >= 0, got {m!r}; pass for example m=25 (or leave it out).")
+    if (
+        isinstance(m, bool)
+        or not isinstance(m, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(m))
+        or m < 0
+    ):
+        raise ConfigError(
+            f"m must be a finite number of ratings >= 0, got {m!r}; pass for example m=25 (or leave it out)."
+        )
     return float(m)
 
 
@@ -182,7 +189,9 @@ class BestRated:
         """JSON-ready: the settings and one record per film (NaN and ``<NA>`` become ``None``)."""
         records = []
         for row in self.table.to_dict(orient="records"):
-            records.append({k: (None if _missing(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()})
+            records.append(
+                {k: (None if _missing(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()}
+            )
         return {
             "m": self.m,
             "m_rule": self.m_rule,
@@ -240,13 +249,21 @@ def best_rated(
     eligible = frame[frame["n_ratings"] >= min_ratings]
     if eligible.empty:
         most = int(frame["n_ratings"].max())
-        raise DataError(f"no film has min_ratings={min_ratings} ratings (the most-rated has {most}); lower min_ratings.")
-    order = np.lexsort((eligible["item"].astype(str).to_numpy(), -eligible["n_ratings"].to_numpy(),
-                        -eligible["damped_mean"].to_numpy()))
+        raise DataError(
+            f"no film has min_ratings={min_ratings} ratings (the most-rated has {most}); lower min_ratings."
+        )
+    order = np.lexsort(
+        (
+            eligible["item"].astype(str).to_numpy(),
+            -eligible["n_ratings"].to_numpy(),
+            -eligible["damped_mean"].to_numpy(),
+        )
+    )
     top = eligible.iloc[order[:n]].reset_index(drop=True)
     top.insert(0, "rank", np.arange(1, len(top) + 1))
-    return BestRated(table=top, m=used_m, m_rule=rule, global_mean=c, min_ratings=int(min_ratings),
-                     candidates=len(eligible))
+    return BestRated(
+        table=top, m=used_m, m_rule=rule, global_mean=c, min_ratings=int(min_ratings), candidates=len(eligible)
+    )
 
 
 def perfect_score_films(data: Interactions) -> pd.DataFrame:

@@ -37,13 +37,16 @@ def _tidy(ax: Any) -> None:
     ax.set_axisbelow(True)
 
 
-def training_curves(history: Sequence[Mapping[str, float]], *, title: str | None = None,
-                    best_epoch: int | None = None) -> Any:
+def training_curves(
+    history: Sequence[Mapping[str, float]], *, title: str | None = None, best_epoch: int | None = None
+) -> Any:
     """Training and validation figures per epoch (``model.history_``): loss, and RMSE in stars
     when recorded. The best epoch (lowest validation loss, or ``best_epoch``) is marked."""
     if not history:
-        raise DataError("the training history is empty (closed-form models such as popularity or EASE have none); "
-                        "there are no curves to draw.")
+        raise DataError(
+            "the training history is empty (closed-form models such as popularity or EASE have none); "
+            "there are no curves to draw."
+        )
     frame = pd.DataFrame(list(history))
     if "epoch" not in frame.columns:
         frame["epoch"] = np.arange(1, len(frame) + 1)
@@ -78,7 +81,9 @@ def _per_user_tables(source: Any) -> dict[str, pd.DataFrame]:
         return {"model": source}
     if isinstance(source, Mapping):
         return {str(k): v for k, v in source.items()}
-    raise ConfigError(f"expected an EvaluationResult, a per-user DataFrame or a mapping of them, got {type(source).__name__}.")
+    raise ConfigError(
+        f"expected an EvaluationResult, a per-user DataFrame or a mapping of them, got {type(source).__name__}."
+    )
 
 
 def metric_distributions(
@@ -133,7 +138,9 @@ def tradeoff_figure(
     its λ; the line follows λ from 0 (the model's own order) upwards.
     """
     if not isinstance(sweep, pd.DataFrame) or "lambda" not in sweep.columns:
-        raise DataError("tradeoff_figure takes the DataFrame returned by embrec.evaluation.sweep (with a 'lambda' column).")
+        raise DataError(
+            "tradeoff_figure takes the DataFrame returned by embrec.evaluation.sweep (with a 'lambda' column)."
+        )
     if accuracy not in sweep.columns:
         raise DataError(f"the sweep has no {accuracy!r} column; it has {', '.join(map(str, sweep.columns))}.")
     shown = [m for m in beyond if m in sweep.columns and sweep[m].notna().any()]
@@ -147,8 +154,9 @@ def tradeoff_figure(
         x = frame[metric].to_numpy(dtype=np.float64)
         y = frame[accuracy].to_numpy(dtype=np.float64)
         ax.plot(x, y, color="#888888", lw=1.2, zorder=1)
-        sc = ax.scatter(x, y, c=frame["lambda"], cmap="viridis", vmin=0, vmax=1, s=42, edgecolors="black",
-                        linewidths=0.6, zorder=2)
+        sc = ax.scatter(
+            x, y, c=frame["lambda"], cmap="viridis", vmin=0, vmax=1, s=42, edgecolors="black", linewidths=0.6, zorder=2
+        )
         ok = np.isfinite(x) & np.isfinite(y)
         to_label.append((ax, x[ok], y[ok], [f"λ={lam:g}" for lam in frame["lambda"].to_numpy()[ok]]))
         ax.set_xlabel(_label(metric))
@@ -156,7 +164,9 @@ def tradeoff_figure(
         ax.margins(x=0.15, y=0.12)
         _tidy(ax)
     fig.colorbar(sc, ax=fig.axes, label="λ (0 = the model's order)", shrink=0.85)
-    fig.suptitle(title or "Re-ranking trade-off: accuracy against diversity and novelty", x=0.01, ha="left", fontsize=12)
+    fig.suptitle(
+        title or "Re-ranking trade-off: accuracy against diversity and novelty", x=0.01, ha="left", fontsize=12
+    )
     _label_after_layout(fig, to_label)
     return fig
 
@@ -179,7 +189,9 @@ def metric_intervals(
 ) -> Any:
     """Each model's mean per metric with its bootstrap interval (one panel per metric)."""
     if not (hasattr(result, "models") and hasattr(result, "level")):
-        raise ConfigError(f"metric_intervals takes an EvaluationResult (see embrec.evaluation.evaluate), got {type(result).__name__}.")
+        raise ConfigError(
+            f"metric_intervals takes an EvaluationResult (see embrec.evaluation.evaluate), got {type(result).__name__}."
+        )
     shown = [m for m in metrics if any(math.isfinite(mod.summary[m].mean) for mod in result.models if m in mod.summary)]
     if not shown:
         raise DataError("none of the requested metrics has a value; nothing to draw.")
@@ -204,6 +216,10 @@ def metric_intervals(
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.margins(x=0.15)
         _tidy(ax)
-    fig.suptitle(title or f"Means over users with {result.level:.0%} bootstrap intervals (k = {result.k})",
-                 x=0.01, ha="left", fontsize=11)
+    fig.suptitle(
+        title or f"Means over users with {result.level:.0%} bootstrap intervals (k = {result.k})",
+        x=0.01,
+        ha="left",
+        fontsize=11,
+    )
     return fig

@@ -119,8 +119,12 @@ def place_boxes(
             for angle in _ANGLES:
                 box = _candidate(x, y, pw, ph, radius, float(angle))
                 # points (other than its own) covered by the box count as crowding
-                covered = ((marks[:, 0] > box.x0 - r) & (marks[:, 0] < box.x1 + r)
-                           & (marks[:, 1] > box.y0 - r) & (marks[:, 1] < box.y1 + r))
+                covered = (
+                    (marks[:, 0] > box.x0 - r)
+                    & (marks[:, 0] < box.x1 + r)
+                    & (marks[:, 1] > box.y0 - r)
+                    & (marks[:, 1] < box.y1 + r)
+                )
                 collisions = sum(box.overlap(p) for p in placed)
                 own = box.distance_to(x, y) < r  # covers its own point
                 outside = not box.inside(bounds)
@@ -226,8 +230,18 @@ def label_points(
     sizes = []
     for text in texts:
         # titles are data: a "$" must not switch matplotlib into mathtext ("$9.99 (2008)")
-        artist = ax.text(0, 0, str(text).replace("$", r"\$"), fontsize=fontsize, color=color, ha="left", va="bottom", zorder=6,
-                         bbox=bbox_style, transform=None)
+        artist = ax.text(
+            0,
+            0,
+            str(text).replace("$", r"\$"),
+            fontsize=fontsize,
+            color=color,
+            ha="left",
+            va="bottom",
+            zorder=6,
+            bbox=bbox_style,
+            transform=None,
+        )
         extent = artist.get_window_extent(renderer)
         sizes.append((extent.width, extent.height))
         artists.append(artist)

@@ -56,8 +56,16 @@ _NOT_GENRES = frozenset({"", "IMAX", "(no genres listed)"})
 NO_GENRE = "(no genre)"
 OTHER = "other"
 _PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#393b79",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
 ]
 _GREY = "#a8a8a8"
 #: Fewer films than this with enough ratings to shape PCA's axes, and every film shapes them.
@@ -151,7 +159,9 @@ def project(
             warnings.simplefilter("ignore", FutureWarning)
             import umap
     except ImportError:  # pragma: no cover - umap-learn is a dependency
-        raise ConfigError("method 'umap' needs the umap-learn package (pip install umap-learn); or use 'tsne'.") from None
+        raise ConfigError(
+            "method 'umap' needs the umap-learn package (pip install umap-learn); or use 'tsne'."
+        ) from None
     k = int(n_neighbors) if n_neighbors is not None else min(15, n - 1)
     reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=0.1, metric="euclidean", random_state=seed, n_jobs=1)
     with warnings.catch_warnings():
@@ -286,14 +296,16 @@ def _stats_for_model(model: Recommender, data: Interactions | None) -> tuple[pd.
     genres = [""] * len(items)
     if meta is not None and "genres" in meta.columns:
         genres = ["" if not isinstance(g, str) else g for g in meta["genres"].tolist()]
-    frame = pd.DataFrame({
-        "item": items,
-        "title": model.titles(range(len(items))),
-        "genres": genres,
-        "n_ratings": counts,
-        "mean_rating": np.full(len(items), np.nan),
-        "train_ratings": counts,
-    })
+    frame = pd.DataFrame(
+        {
+            "item": items,
+            "title": model.titles(range(len(items))),
+            "genres": genres,
+            "n_ratings": counts,
+            "mean_rating": np.full(len(items), np.nan),
+            "train_ratings": counts,
+        }
+    )
     return frame, False
 
 
@@ -364,7 +376,9 @@ def embedding_map(
         role[rated] = "rated"
         role[rec_idx] = "recommended"
         labelled = rec_idx + [i for i in liked if i not in rec_idx]
-        subtitle_parts.append(f"user {user}: {len(rated):,} rated films (black rings), top {len(rec_idx)} recommendations (red stars)")
+        subtitle_parts.append(
+            f"user {user}: {len(rated):,} rated films (black rings), top {len(rec_idx)} recommendations (red stars)"
+        )
     if label is not None:
         labelled = [int(i) for i in model.item_index(list(label))]
         what = f"{len(labelled)} chosen films labelled"
@@ -404,7 +418,9 @@ def embedding_map(
     points["labelled"] = points["order"] >= 0
     points["label"] = [short_title(t) for t in points["title"]]
     name = _METHOD_NAMES[method]
-    subtitle_parts.insert(0, f"{len(points):,} films with >= {max(min_ratings, 1)} training ratings, coloured by main genre; {what}")
+    subtitle_parts.insert(
+        0, f"{len(points):,} films with >= {max(min_ratings, 1)} training ratings, coloured by main genre; {what}"
+    )
     if user is not None:
         title = f"User {user}'s films and recommendations on the {name} map of item embeddings"
     elif label is None and best is not None:
@@ -412,8 +428,16 @@ def embedding_map(
     else:
         title = f"Item embeddings ({name})"
     genre_order = list(stats["main_genre"].value_counts().index)
-    return EmbeddingMap(points=points, method=method, info=info, title=title, subtitle="; ".join(subtitle_parts),
-                        user=user, has_ratings=has_ratings, genre_order=genre_order)
+    return EmbeddingMap(
+        points=points,
+        method=method,
+        info=info,
+        title=title,
+        subtitle="; ".join(subtitle_parts),
+        user=user,
+        has_ratings=has_ratings,
+        genre_order=genre_order,
+    )
 
 
 def _liked(model: Recommender, data: Interactions | None, user: Any, rated: NDArray[np.int64]) -> list[int]:
@@ -451,7 +475,9 @@ def map_figure(
     ax = fig.add_subplot(1, 1, 1)
     col = pts["main_genre"].map(colors).to_numpy()
     is_bg = (pts["role"] == "film").to_numpy()
-    ax.scatter(pts["x"][is_bg], pts["y"][is_bg], c=col[is_bg], s=11, alpha=0.55, linewidths=0, zorder=1, rasterized=True)
+    ax.scatter(
+        pts["x"][is_bg], pts["y"][is_bg], c=col[is_bg], s=11, alpha=0.55, linewidths=0, zorder=1, rasterized=True
+    )
     rated = (pts["role"] == "rated").to_numpy()
     if rated.any():
         ax.scatter(pts["x"][rated], pts["y"][rated], c=col[rated], s=26, edgecolors="black", linewidths=0.8, zorder=3)
@@ -460,7 +486,9 @@ def map_figure(
         ax.scatter(pts["x"][lab], pts["y"][lab], c=col[lab], s=46, edgecolors="black", linewidths=1.0, zorder=4)
     rec = (pts["role"] == "recommended").to_numpy()
     if rec.any():
-        ax.scatter(pts["x"][rec], pts["y"][rec], c="#d62728", marker="*", s=190, edgecolors="black", linewidths=0.6, zorder=4)
+        ax.scatter(
+            pts["x"][rec], pts["y"][rec], c="#d62728", marker="*", s=190, edgecolors="black", linewidths=0.6, zorder=4
+        )
 
     # room for labels: pad the limits, then fix them before placing text in pixels
     x0, x1 = float(pts["x"].min()), float(pts["x"].max())
@@ -485,13 +513,29 @@ def map_figure(
         handles.append(Line2D([], [], marker="o", ls="", color=_GREY, markersize=7, label="other genres"))
     role_handles = []
     if lab.any():
-        role_handles.append(Line2D([], [], marker="o", ls="", mfc="white", mec="black", markersize=7, label="labelled film"))
+        role_handles.append(
+            Line2D([], [], marker="o", ls="", mfc="white", mec="black", markersize=7, label="labelled film")
+        )
     if rated.any():
-        role_handles.append(Line2D([], [], marker="o", ls="", mfc="white", mec="black", markersize=6, label=f"rated by user {emap.user}"))
+        role_handles.append(
+            Line2D(
+                [], [], marker="o", ls="", mfc="white", mec="black", markersize=6, label=f"rated by user {emap.user}"
+            )
+        )
     if rec.any():
-        role_handles.append(Line2D([], [], marker="*", ls="", color="#d62728", mec="black", markersize=12, label="recommended"))
-    legend = ax.legend(handles=handles, title="main genre", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                       frameon=False, fontsize=9, title_fontsize=9.5, alignment="left")
+        role_handles.append(
+            Line2D([], [], marker="*", ls="", color="#d62728", mec="black", markersize=12, label="recommended")
+        )
+    legend = ax.legend(
+        handles=handles,
+        title="main genre",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=9,
+        title_fontsize=9.5,
+        alignment="left",
+    )
     if role_handles:
         ax.add_artist(legend)
         ax.legend(handles=role_handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), frameon=False, fontsize=9)
@@ -500,8 +544,15 @@ def map_figure(
     labelled = pts[pts["labelled"]].sort_values("order")
     if len(labelled):
         others = pts[(~pts["labelled"]) & (pts["role"] != "film")]
-        label_points(ax, labelled["x"], labelled["y"], labelled["label"].tolist(),
-                     avoid_x=others["x"], avoid_y=others["y"], fontsize=fontsize)
+        label_points(
+            ax,
+            labelled["x"],
+            labelled["y"],
+            labelled["label"].tolist(),
+            avoid_x=others["x"],
+            avoid_y=others["y"],
+            fontsize=fontsize,
+        )
     fig.set_layout_engine("none")  # keep the axes where the labels were placed
     return fig
 
@@ -546,19 +597,43 @@ def map_html_figure(
         sub = plain[plain["main_genre"].isin(members)]
         if sub.empty:
             continue
-        fig.add_trace(go.Scatter(
-            x=sub["x"], y=sub["y"], mode="markers", name=html.escape(name),
-            marker=dict(color=color, size=7, opacity=0.6), customdata=custom(sub), hovertemplate=hover,
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=sub["x"],
+                y=sub["y"],
+                mode="markers",
+                name=html.escape(name),
+                marker=dict(color=color, size=7, opacity=0.6),
+                customdata=custom(sub),
+                hovertemplate=hover,
+            )
+        )
     for role, name, marker in (
         ("labelled", "labelled film", dict(symbol="circle-open", size=13, color="black", line=dict(width=2))),
-        ("rated", f"rated by user {html.escape(str(emap.user))}", dict(symbol="circle-open", size=10, color="black", line=dict(width=1.5))),
-        ("recommended", "recommended", dict(symbol="star", size=16, color="#d62728", line=dict(color="black", width=1))),
+        (
+            "rated",
+            f"rated by user {html.escape(str(emap.user))}",
+            dict(symbol="circle-open", size=10, color="black", line=dict(width=1.5)),
+        ),
+        (
+            "recommended",
+            "recommended",
+            dict(symbol="star", size=16, color="#d62728", line=dict(color="black", width=1)),
+        ),
     ):
         sub = pts[pts["role"] == role]
         if len(sub):
-            fig.add_trace(go.Scatter(x=sub["x"], y=sub["y"], mode="markers", name=name, marker=marker,
-                                     customdata=custom(sub), hovertemplate=hover))
+            fig.add_trace(
+                go.Scatter(
+                    x=sub["x"],
+                    y=sub["y"],
+                    mode="markers",
+                    name=name,
+                    marker=marker,
+                    customdata=custom(sub),
+                    hovertemplate=hover,
+                )
+            )
 
     margin = dict(l=70, r=230, t=90, b=60)
     x0, x1 = float(pts["x"].min()), float(pts["x"].max())
@@ -571,6 +646,7 @@ def map_html_figure(
     labelled = pts[pts["labelled"]].sort_values("order")
     annotations = []
     if len(labelled):
+
         def to_px(x: Any, y: Any) -> NDArray[np.float64]:
             px = (np.asarray(x, dtype=np.float64) - xr[0]) / (xr[1] - xr[0]) * plot_w
             py = (np.asarray(y, dtype=np.float64) - yr[0]) / (yr[1] - yr[0]) * plot_h
@@ -579,27 +655,55 @@ def map_html_figure(
         anchors = to_px(labelled["x"], labelled["y"])
         # plotly measures text in the browser; 0.56 em per character is close for its sans-serif
         lines = [str(t).split("\n") for t in labelled["label"]]
-        sizes = np.array([[0.56 * fontsize * max(len(x) for x in ls) + 6, fontsize * 1.3 * len(ls) + 4] for ls in lines])
+        sizes = np.array(
+            [[0.56 * fontsize * max(len(x) for x in ls) + 6, fontsize * 1.3 * len(ls) + 4] for ls in lines]
+        )
         others = pts[(~pts["labelled"]) & (pts["role"] != "film")]
-        boxes = place_boxes(anchors, sizes, Box(0, 0, plot_w, plot_h),
-                            obstacles=to_px(others["x"], others["y"]) if len(others) else None, point_radius=6)
+        boxes = place_boxes(
+            anchors,
+            sizes,
+            Box(0, 0, plot_w, plot_h),
+            obstacles=to_px(others["x"], others["y"]) if len(others) else None,
+            point_radius=6,
+        )
         for (px, py), box, text, x, y in zip(anchors, boxes, labelled["label"], labelled["x"], labelled["y"]):
             cx, cy = box.x0 + box.width / 2, box.y0 + box.height / 2
             far = box.distance_to(px, py) > 9
-            annotations.append(dict(
-                x=x, y=y, xref="x", yref="y", text="<br>".join(html.escape(t) for t in str(text).split("\n")), showarrow=True,
-                ax=cx - px, ay=-(cy - py), axref="pixel", ayref="pixel",
-                arrowhead=0, arrowwidth=0.8, arrowcolor="#555555" if far else "rgba(0,0,0,0)",
-                font=dict(size=fontsize, color="#222222"), bgcolor="rgba(255,255,255,0.75)", borderpad=1,
-            ))
+            annotations.append(
+                dict(
+                    x=x,
+                    y=y,
+                    xref="x",
+                    yref="y",
+                    text="<br>".join(html.escape(t) for t in str(text).split("\n")),
+                    showarrow=True,
+                    ax=cx - px,
+                    ay=-(cy - py),
+                    axref="pixel",
+                    ayref="pixel",
+                    arrowhead=0,
+                    arrowwidth=0.8,
+                    arrowcolor="#555555" if far else "rgba(0,0,0,0)",
+                    font=dict(size=fontsize, color="#222222"),
+                    bgcolor="rgba(255,255,255,0.75)",
+                    borderpad=1,
+                )
+            )
     xlabel, ylabel = emap.axis_labels()
     axis = dict(showgrid=False, zeroline=False, linecolor="#888888", showticklabels=emap.method == "pca")
     fig.update_layout(
-        width=width, height=height, margin=margin, template="plotly_white",
-        title=dict(text=f"{html.escape(emap.title)}<br><sup>{html.escape(emap.subtitle)}</sup>", x=0.01, xanchor="left"),
-        xaxis=dict(range=list(xr), title=xlabel, **axis), yaxis=dict(range=list(yr), title=ylabel, **axis),
+        width=width,
+        height=height,
+        margin=margin,
+        template="plotly_white",
+        title=dict(
+            text=f"{html.escape(emap.title)}<br><sup>{html.escape(emap.subtitle)}</sup>", x=0.01, xanchor="left"
+        ),
+        xaxis=dict(range=list(xr), title=xlabel, **axis),
+        yaxis=dict(range=list(yr), title=ylabel, **axis),
         legend=dict(title=dict(text="main genre"), itemsizing="constant", x=1.02, y=1.0, xanchor="left"),
-        annotations=annotations, hovermode="closest",
+        annotations=annotations,
+        hovermode="closest",
     )
     return fig
 

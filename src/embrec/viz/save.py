@@ -61,7 +61,9 @@ def save_figure(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
     is_plotly = type(fig).__module__.startswith("plotly")
     if is_plotly:
         if suffix != ".html":
-            raise ConfigError(f"an interactive figure is saved as .html, not {suffix or 'no extension'!r}; use {path.with_suffix('.html')}.")
+            raise ConfigError(
+                f"an interactive figure is saved as .html, not {suffix or 'no extension'!r}; use {path.with_suffix('.html')}."
+            )
         return _write_atomic(path, lambda tmp: tmp.write_text(plotly_html(fig), encoding="utf-8"))
     if suffix not in STATIC_FORMATS:
         raise ConfigError(f"cannot save a static figure as {suffix or 'no extension'!r}; use .png or .svg.")
@@ -83,5 +85,12 @@ def figure_data_uri(fig: Any, *, dpi: int = 110) -> str:
 
 def plotly_html(fig: Any, *, full_html: bool = True, include_plotlyjs: bool = True, div_id: str | None = None) -> str:
     """A plotly figure as HTML with plotly.js inlined (no CDN), or as a bare ``<div>``."""
-    return str(fig.to_html(full_html=full_html, include_plotlyjs=include_plotlyjs, include_mathjax=False,
-                           div_id=div_id, config={"displaylogo": False, "responsive": True}))
+    return str(
+        fig.to_html(
+            full_html=full_html,
+            include_plotlyjs=include_plotlyjs,
+            include_mathjax=False,
+            div_id=div_id,
+            config={"displaylogo": False, "responsive": True},
+        )
+    )
