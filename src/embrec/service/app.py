@@ -96,7 +96,9 @@ class Catalog:
             self._warm_up_fold_in()
 
     def _read_metadata(self, meta: pd.DataFrame | None) -> None:
-        years, genres, means = (_metadata_column(meta, name, len(self.item_ids)) for name in ("year", "genres", "mean_rating"))
+        years, genres, means = (
+            _metadata_column(meta, name, len(self.item_ids)) for name in ("year", "genres", "mean_rating")
+        )
         self.years: list[int | None] = [None if _missing(y) else int(y) for y in years]
         self.genres: list[list[str]] = [_split_genres(g) for g in genres]
         self.mean_ratings: list[float | None] = [None if _missing(m) else float(m) for m in means]
@@ -122,7 +124,9 @@ class Catalog:
             try:
                 pos = int(self.model.user_index([user])[0])
             except UnknownIdError as exc:
-                raise UnknownIdError(f"{exc} Users created through this service are under /api/new-users/{{id}}.") from None
+                raise UnknownIdError(
+                    f"{exc} Users created through this service are under /api/new-users/{{id}}."
+                ) from None
         return pos
 
     def known_item(self, key: str) -> int | None:
@@ -136,8 +140,11 @@ class Catalog:
     # ------------------------------------------------------------------ films
     def film(self, i: int) -> dict[str, Any]:
         return {
-            "item": self.item_ids[i], "title": self.titles[i], "year": self.years[i],
-            "genres": self.genres[i], "n_ratings": int(self.n_ratings[i]),
+            "item": self.item_ids[i],
+            "title": self.titles[i],
+            "year": self.years[i],
+            "genres": self.genres[i],
+            "n_ratings": int(self.n_ratings[i]),
         }
 
     def details(self, i: int) -> s.FilmDetails:
@@ -170,8 +177,14 @@ class Catalog:
                 )
             features, metric = self._mmr
             # MMR over the candidates' own rows: the similarity work stays (candidates x candidates)
-            picked = mmr_rerank(np.arange(len(items))[None, :], scores[None, :].astype(np.float64),
-                                features[items], lam=diversity, k=n, metric=metric)[0]
+            picked = mmr_rerank(
+                np.arange(len(items))[None, :],
+                scores[None, :].astype(np.float64),
+                features[items],
+                lam=diversity,
+                k=n,
+                metric=metric,
+            )[0]
             picked = picked[picked >= 0]
             items, scores = items[picked], scores[picked]
         return [
@@ -203,14 +216,17 @@ class Catalog:
                 "(embrec train --model embedding) for new-user recommendations."
             )
 
-    def recommend_new_user(self, ratings: Sequence[tuple[int, float]], n: int, diversity: float) -> list[s.Recommendation]:
+    def recommend_new_user(
+        self, ratings: Sequence[tuple[int, float]], n: int, diversity: float
+    ) -> list[s.Recommendation]:
         """Top-``n`` for a new user folded in from (item index, rating) pairs, their films left out."""
         self.require_fold_in()
         if not ratings:
             return []
         vector, bias = self._folded_in(ratings)
-        items, scores = self.model.recommend_new_user_indexes(vector, bias, self._width(n, diversity),
-                                                              exclude=[i for i, _ in ratings])
+        items, scores = self.model.recommend_new_user_indexes(
+            vector, bias, self._width(n, diversity), exclude=[i for i, _ in ratings]
+        )
         return self._ranked(items, scores, n, diversity)
 
     def predict(self, user: int, item: int) -> float:
@@ -225,7 +241,8 @@ class Catalog:
         vector, bias = self._folded_in(ratings)
         return float(self.model.predict_new_user(vector, bias, self.model.item_ids_[[item]])[0])
 
-    def require_ratings(self) -> None:
+    def require_ratings(self) -> tuple[float, float]:
+        """The rating scale, or 409 when the model does not predict ratings."""
         if not self.predicts_ratings or self.rating_scale is None:
             objective = getattr(self.model.config, "objective", None)
             kind = f"a {objective} model" if objective else f"model {self.model.name!r}"
@@ -233,23 +250,36 @@ class Catalog:
                 f"the service runs {kind}, which ranks films but does not predict ratings; serve a rating model "
                 "(embrec train --objective rating) for predicted ratings, or ask for recommendations."
             )
+        return self.rating_scale
 
     def check_ratings(self, body: s.RatingsIn, *, single: bool = False) -> list[tuple[int, float]]:
         """(item index, rating) pairs of a request, or 404/422 before anything is written."""
         pairs: list[tuple[int, float]] = []
-        where: Callable[[int], tuple[Any, ...]] = (lambda k: ("body",)) if single else (lambda k: ("body", "ratings", k))
+        where: Callable[[int], tuple[Any, ...]] = (
+            (lambda k: ("body",)) if single else (lambda k: ("body", "ratings", k))
+        )
         errors: list[dict[str, Any]] = []
         seen: set[int] = set()
         for k, r in enumerate(body.ratings):
             pos = self.item_pos(r.item)
             if self.rating_scale is not None and not self.rating_scale[0] <= r.rating <= self.rating_scale[1]:
                 lo, hi = self.rating_scale
-                errors.append(_error((*where(k), "rating"), r.rating,
-                                     f"rating {r.rating:g} of item {r.item!r} is outside the model's scale {lo:g}-{hi:g}; "
-                                     f"give a rating from {lo:g} to {hi:g}."))
+                errors.append(
+                    _error(
+                        (*where(k), "rating"),
+                        r.rating,
+                        f"rating {r.rating:g} of item {r.item!r} is outside the model's scale {lo:g}-{hi:g}; "
+                        f"give a rating from {lo:g} to {hi:g}.",
+                    )
+                )
             if pos in seen:
-                errors.append(_error((*where(k), "item"), r.item,
-                                     f"item {r.item!r} is rated twice in one request; send each film once."))
+                errors.append(
+                    _error(
+                        (*where(k), "item"),
+                        r.item,
+                        f"item {r.item!r} is rated twice in one request; send each film once.",
+                    )
+                )
             seen.add(pos)
             pairs.append((pos, float(r.rating)))
         if errors:
@@ -262,11 +292,19 @@ class Catalog:
         layout = pca_layout(self.model)
         xs, ys = np.round(layout.coords[:, 0], 4).tolist(), np.round(layout.coords[:, 1], 4).tolist()
         points = [
-            s.MapPoint(item=self.item_ids[i], title=self.titles[i], genres=self.genres[i],
-                       n_ratings=int(self.n_ratings[i]), x=xs[i], y=ys[i])
+            s.MapPoint(
+                item=self.item_ids[i],
+                title=self.titles[i],
+                genres=self.genres[i],
+                n_ratings=int(self.n_ratings[i]),
+                x=xs[i],
+                y=ys[i],
+            )
             for i in range(len(xs))
         ]
-        film_map = s.FilmMap(explained_variance=layout.explained_variance, min_ratings=layout.min_ratings, points=points)
+        film_map = s.FilmMap(
+            explained_variance=layout.explained_variance, min_ratings=layout.min_ratings, points=points
+        )
         return film_map.model_dump_json(by_alias=True).encode()
 
 
@@ -344,10 +382,20 @@ ItemId = Annotated[str, PathParam(min_length=1, max_length=200, description="A f
 UserId = Annotated[str, PathParam(min_length=1, max_length=200, description="A user id of the training data.")]
 NewUserId = Annotated[str, PathParam(min_length=1, max_length=64, description="An id from POST /api/new-users.")]
 N = Annotated[int, Query(ge=1, le=MAX_N, description=f"List length, 1 to {MAX_N}.")]
-Diversity = Annotated[float, Query(alias="lambda", ge=0.0, le=1.0, allow_inf_nan=False,
-                                   description="MMR diversity weight from 0 (the model's order) to 1.")]
+Diversity = Annotated[
+    float,
+    Query(
+        alias="lambda",
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="MMR diversity weight from 0 (the model's order) to 1.",
+    ),
+]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": s.ErrorMessage, "description": "An id is unknown."}}
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": s.ErrorMessage, "description": "The loaded model cannot do this."}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": s.ErrorMessage, "description": "The loaded model cannot do this."}
+}
 _STORAGE: dict[int | str, dict[str, Any]] = {503: {"model": s.ErrorMessage, "description": "The database failed."}}
 
 
@@ -416,8 +464,13 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         storage = Storage(url)
         app.state.service = ServiceState(catalog, storage)
         app.state.index_html = (resources.files("embrec.service") / "static" / "index.html").read_text(encoding="utf-8")
-        log.info("serving %s (%s, %d items) with new users in %s", run_path, model.name, len(catalog.item_ids),
-                 storage.describe())
+        log.info(
+            "serving %s (%s, %d items) with new users in %s",
+            run_path,
+            model.name,
+            len(catalog.item_ids),
+            storage.describe(),
+        )
         try:
             yield
         finally:
@@ -446,17 +499,26 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         """What the service runs, and what it can answer."""
         c = state.catalog
         return s.Health(
-            status="ok", model=c.model.name, objective=getattr(c.model.config, "objective", None),
-            n_users=len(c.user_ids), n_items=len(c.item_ids), rating_scale=c.rating_scale,
-            predicts_ratings=c.predicts_ratings, can_fold_in=c.can_fold_in, has_map=c.map_json is not None,
-            max_n=MAX_N, storage=state.storage.dialect,
+            status="ok",
+            model=c.model.name,
+            objective=getattr(c.model.config, "objective", None),
+            n_users=len(c.user_ids),
+            n_items=len(c.item_ids),
+            rating_scale=c.rating_scale,
+            predicts_ratings=c.predicts_ratings,
+            can_fold_in=c.can_fold_in,
+            has_map=c.map_json is not None,
+            max_n=MAX_N,
+            storage=state.storage.dialect,
         )
 
     # ------------------------------------------------------------------ films
     @app.get("/api/films", response_model=s.SearchResults, tags=["films"])
     def search_films(
         state: State,
-        q: Annotated[str, Query(max_length=200, description="Part of a title, any case; empty: the most rated films.")] = "",
+        q: Annotated[
+            str, Query(max_length=200, description="Part of a title, any case; empty: the most rated films.")
+        ] = "",
         limit: Annotated[int, Query(ge=1, le=MAX_N, description=f"Most results, 1 to {MAX_N}.")] = 20,
     ) -> s.SearchResults:
         """Films whose title contains ``q`` (case-insensitive), most rated first."""
@@ -467,8 +529,12 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         """A film's title, year, genres and number of training ratings."""
         return state.catalog.details(state.catalog.item_pos(item_id))
 
-    @app.get("/api/films/{item_id}/similar", response_model=s.SimilarFilms, responses={**_NOT_FOUND, **_CONFLICT},
-             tags=["films"])
+    @app.get(
+        "/api/films/{item_id}/similar",
+        response_model=s.SimilarFilms,
+        responses={**_NOT_FOUND, **_CONFLICT},
+        tags=["films"],
+    )
     def similar_films(state: State, item_id: ItemId, n: N = 10) -> s.SimilarFilms:
         """The ``n`` films closest to this one (cosine similarity of item vectors)."""
         return state.catalog.similar(state.catalog.item_pos(item_id), n)
@@ -482,45 +548,69 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         return Response(state.catalog.map_json, media_type="application/json")
 
     # ------------------------------------------------------------------ users of the training data
-    @app.get("/api/users/{user_id}/recommendations", response_model=s.Recommendations,
-             responses={**_NOT_FOUND, **_CONFLICT}, tags=["users"])
+    @app.get(
+        "/api/users/{user_id}/recommendations",
+        response_model=s.Recommendations,
+        responses={**_NOT_FOUND, **_CONFLICT},
+        tags=["users"],
+    )
     def recommend(state: State, user_id: UserId, n: N = 10, diversity: Diversity = 0.0) -> s.Recommendations:
         """Top-``n`` films for a user of the training data, films they rated left out."""
         c = state.catalog
         u = c.user_pos(user_id)
-        return s.Recommendations(user=c.user_ids[u], n=n, diversity=diversity,
-                                 recommendations=c.recommend(u, n, diversity))
+        return s.Recommendations(
+            user=c.user_ids[u], n=n, diversity=diversity, recommendations=c.recommend(u, n, diversity)
+        )
 
-    @app.get("/api/users/{user_id}/predictions/{item_id}", response_model=s.Prediction,
-             responses={**_NOT_FOUND, **_CONFLICT}, tags=["users"])
+    @app.get(
+        "/api/users/{user_id}/predictions/{item_id}",
+        response_model=s.Prediction,
+        responses={**_NOT_FOUND, **_CONFLICT},
+        tags=["users"],
+    )
     def predict(state: State, user_id: UserId, item_id: ItemId) -> s.Prediction:
         """The rating the model predicts this user gives this film (rating models only)."""
         c = state.catalog
         u, i = c.user_pos(user_id), c.item_pos(item_id)
+        scale = c.require_ratings()
         rating = c.predict(u, i)
-        return s.Prediction(user=c.user_ids[u], item=c.item_ids[i], title=c.titles[i], rating=rating,
-                            rating_scale=c.rating_scale)  # type: ignore[arg-type]
+        return s.Prediction(
+            user=c.user_ids[u], item=c.item_ids[i], title=c.titles[i], rating=rating, rating_scale=scale
+        )
 
     # ------------------------------------------------------------------ new users
-    @app.post("/api/new-users", response_model=s.NewUserState, status_code=201, responses={**_CONFLICT, **_STORAGE},
-              tags=["new users"])
+    @app.post(
+        "/api/new-users",
+        response_model=s.NewUserState,
+        status_code=201,
+        responses={**_CONFLICT, **_STORAGE},
+        tags=["new users"],
+    )
     def create_new_user(state: State) -> s.NewUserState:
         """Create a new user (no ratings yet); keep the returned ``user_id``."""
         state.catalog.require_fold_in()
         return s.NewUserState(**state.user_state(state.storage.create_user()))
 
-    @app.get("/api/new-users/{user_id}", response_model=s.NewUserState, responses={**_NOT_FOUND, **_STORAGE},
-             tags=["new users"])
+    @app.get(
+        "/api/new-users/{user_id}",
+        response_model=s.NewUserState,
+        responses={**_NOT_FOUND, **_STORAGE},
+        tags=["new users"],
+    )
     def get_new_user(state: State, user_id: NewUserId) -> s.NewUserState:
         """A new user's stored ratings, newest first."""
         return s.NewUserState(**state.user_state(state.storage.get_user(user_id)))
 
-    @app.post("/api/new-users/{user_id}/ratings", response_model=s.NewUserRatings,
-              responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE}, tags=["new users"])
+    @app.post(
+        "/api/new-users/{user_id}/ratings",
+        response_model=s.NewUserRatings,
+        responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE},
+        tags=["new users"],
+    )
     def rate(
         state: State,
         user_id: NewUserId,
-        body: Annotated[s.RatingsBody, Body(description="One rating, or {\"ratings\": [...]} for several.")],
+        body: Annotated[s.RatingsBody, Body(description='One rating, or {"ratings": [...]} for several.')],
         n: N = 10,
         diversity: Diversity = 0.0,
     ) -> s.NewUserRatings:
@@ -532,32 +622,45 @@ def create_app(run_path: str | Path, *, db_url: str | None = None) -> FastAPI:
         user = state.storage.add_ratings(user_id, [(state.catalog.item_key(i), r) for i, r in pairs])
         return state.with_recommendations(user, n, diversity)
 
-    @app.delete("/api/new-users/{user_id}/ratings/{item_id}", response_model=s.NewUserRatings,
-                responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE}, tags=["new users"])
-    def unrate(state: State, user_id: NewUserId, item_id: ItemId, n: N = 10, diversity: Diversity = 0.0) -> s.NewUserRatings:
+    @app.delete(
+        "/api/new-users/{user_id}/ratings/{item_id}",
+        response_model=s.NewUserRatings,
+        responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE},
+        tags=["new users"],
+    )
+    def unrate(
+        state: State, user_id: NewUserId, item_id: ItemId, n: N = 10, diversity: Diversity = 0.0
+    ) -> s.NewUserRatings:
         """Forget one rating and return the recommendations from the ratings left."""
         state.catalog.require_fold_in()
         key = state.catalog.item_key(state.catalog.item_pos(item_id))
         return state.with_recommendations(state.storage.delete_rating(user_id, key), n, diversity)
 
-    @app.get("/api/new-users/{user_id}/recommendations", response_model=s.NewUserRatings,
-             responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE}, tags=["new users"])
+    @app.get(
+        "/api/new-users/{user_id}/recommendations",
+        response_model=s.NewUserRatings,
+        responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE},
+        tags=["new users"],
+    )
     def recommend_new_user(state: State, user_id: NewUserId, n: N = 10, diversity: Diversity = 0.0) -> s.NewUserRatings:
         """Recommendations folded in from every rating the new user has stored."""
         state.catalog.require_fold_in()
         return state.with_recommendations(state.storage.get_user(user_id), n, diversity)
 
-    @app.get("/api/new-users/{user_id}/predictions/{item_id}", response_model=s.Prediction,
-             responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE}, tags=["new users"])
+    @app.get(
+        "/api/new-users/{user_id}/predictions/{item_id}",
+        response_model=s.Prediction,
+        responses={**_NOT_FOUND, **_CONFLICT, **_STORAGE},
+        tags=["new users"],
+    )
     def predict_new_user(state: State, user_id: NewUserId, item_id: ItemId) -> s.Prediction:
         """The rating a rating model predicts for a new user, from the ratings they stored."""
         c = state.catalog
         i = c.item_pos(item_id)
-        c.require_ratings()
+        scale = c.require_ratings()
         user = state.storage.get_user(user_id)
         rating = c.predict_new_user(state.stored_pairs(user), i)
-        return s.Prediction(user=user.id, item=c.item_ids[i], title=c.titles[i], rating=rating,
-                            rating_scale=c.rating_scale)  # type: ignore[arg-type]
+        return s.Prediction(user=user.id, item=c.item_ids[i], title=c.titles[i], rating=rating, rating_scale=scale)
 
     return app
 
@@ -592,5 +695,11 @@ def run_server(
         threadpool_limits(threads)
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
-    uvicorn.run(create_app(run_path, db_url=db_url), host=host, port=port, log_level=log_level,
-                access_log=access_log, server_header=False)
+    uvicorn.run(
+        create_app(run_path, db_url=db_url),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        server_header=False,
+    )
