@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export EMBREC_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+# ruff (lint and format) and mypy, configured in pyproject.toml
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
