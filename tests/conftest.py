@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from embrec.data.build import build_interactions
 from embrec.data.interactions import Interactions
+from embrec.testing import tiny_interactions
 
 
 def _shared_data_dir() -> Path | None:
@@ -39,23 +38,4 @@ def real_dataset(name: str) -> Path:
 @pytest.fixture
 def tiny() -> Interactions:
     """A small explicit-feedback dataset: 30 users, 20 items, ratings 1-5, timestamps, titles and genres."""
-    rng = np.random.default_rng(0)
-    users, items, ratings, ts = [], [], [], []
-    for u in range(30):
-        chosen = rng.choice(20, size=8, replace=False)
-        for i in chosen:
-            users.append(100 + u)
-            items.append(1000 + int(i))
-            ratings.append(float(rng.integers(1, 6)))
-            ts.append(1_000_000 + int(rng.integers(0, 10_000)))
-    import pandas as pd
-
-    meta = pd.DataFrame(
-        {
-            "title": [f"Film {i} ({1990 + i})" for i in range(20)],
-            "year": [1990 + i for i in range(20)],
-            "genres": ["Sci-Fi|Action" if i % 2 else "Drama|Romance" for i in range(20)],
-        },
-        index=pd.Index([1000 + i for i in range(20)], name="item"),
-    )
-    return build_interactions(users, items, ratings, ts, rating_scale=(1.0, 5.0), item_metadata=meta, name="tiny")
+    return tiny_interactions()

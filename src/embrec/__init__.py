@@ -13,9 +13,9 @@ Functions are imported on first use, so ``import embrec`` (and ``embrec --help``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from embrec._lazy import lazy_exports
 from embrec.errors import (
     ConfigError,
     DataError,
@@ -67,14 +67,4 @@ __all__ = [
     "make_split",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'embrec' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -228,3 +228,38 @@ def test_real_movielens_run(tmp_path: Path) -> None:
     metrics = out["models"][0]["metrics"]
     assert metrics["genre_diversity"]["n"] == out["users"]
     assert 0 < out["models"][0]["lists"]["coverage"] <= 1 and 0.7 < out["models"][0]["lists"]["rmse"] < 1.5
+
+
+def test_saved_lists_score_as_the_run_did(ratings_csv: Path, tmp_path: Path) -> None:
+    run = train_run(ratings_csv, tmp_path / "run")
+    recs, split_dir = tmp_path / "recs.csv", tmp_path / "split"
+    first = runner.invoke(
+        APP, ["evaluate", str(run), "--json", "--save-recs", str(recs), "--save-split", str(split_dir)]
+    )
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(APP, ["evaluate", "--recs", str(recs), "--split-dir", str(split_dir), "--json"])
+    assert again.exit_code == 0, again.output
+    by_run, by_lists = json.loads(first.stdout), json.loads(again.stdout)
+    assert by_lists["users"] == by_run["users"]
+    for metric in ("ndcg", "recall", "precision", "novelty", "genre_diversity"):
+        assert by_lists["models"][0]["metrics"][metric]["mean"] == pytest.approx(
+            by_run["models"][0]["metrics"][metric]["mean"], abs=1e-12
+        ), metric
+    assert by_lists["models"][0]["lists"]["coverage"] == pytest.approx(by_run["models"][0]["lists"]["coverage"])
+    assert by_lists["data"]["options_from"] == str(split_dir)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--recs", "recs.csv"], "--split-dir"),
+        (["--split-dir", "split"], "--split-dir goes with --recs"),
+        ([], "not both or neither"),
+    ],
+)
+def test_lists_need_their_split(tmp_path: Path, argv: list[str], needle: str) -> None:
+    (tmp_path / "recs.csv").write_text("user,item,rank\n1,2,1\n")
+    result = runner.invoke(
+        APP, ["evaluate", *[str(tmp_path / a) if a.endswith((".csv", "split")) else a for a in argv]]
+    )
+    assert result.exit_code == 2 and needle in result.stderr and "Traceback" not in result.output

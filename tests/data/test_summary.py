@@ -73,6 +73,14 @@ def test_implicit_without_timestamps_or_metadata() -> None:
     assert info["n_items_with_metadata"] == 0 and info["metadata_columns"] == []
 
 
+def test_timestamps_without_a_calendar_date_are_shown_as_seconds() -> None:
+    # the same text as a split's cutoff_utc: one formatter for both
+    data = build_interactions([1, 2], [10, 20], [4.0, 5.0], [-86_400, 10**15])
+    info = summarize(data)
+    assert info["first_timestamp"] == "1969-12-31T00:00:00Z"
+    assert info["last_timestamp"] == f"{10**15} s"
+
+
 def test_many_distinct_ratings_are_binned() -> None:
     n = 200
     data = build_interactions(np.arange(n), np.zeros(n, dtype=int), np.linspace(0, 1, n))

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.preprocessing import MinMaxScaler
 
-import embrec.metrics.beyond as beyond
+import embrec.metrics._common as common
 from embrec.errors import ConfigError, DataError
 from embrec.metrics import (
     average_popularity,
@@ -135,7 +135,7 @@ def test_diversity_chunking_gives_the_same(monkeypatch: pytest.MonkeyPatch) -> N
     emb = rng.normal(size=(30, 4))
     recs = np.array([rng.choice(30, size=5, replace=False) for _ in range(50)])
     whole = intra_list_diversity(recs, emb), exercise_diversity(recs, emb)
-    monkeypatch.setattr(beyond, "_CHUNK_ELEMENTS", 40)  # two users per chunk
+    monkeypatch.setattr(common, "_CHUNK_ELEMENTS", 40)  # two users per chunk
     np.testing.assert_allclose(intra_list_diversity(recs, emb), whole[0], rtol=1e-12)
     np.testing.assert_allclose(exercise_diversity(recs, emb), whole[1], rtol=1e-12)
 
@@ -386,7 +386,7 @@ def test_serendipity_chunking_gives_the_same(monkeypatch: pytest.MonkeyPatch) ->
     truth = sp.csr_matrix(rng.random((40, 30)) < 0.3)
     hist = sp.csr_matrix(rng.random((40, 30)) < 0.2)
     whole = serendipity(recs, truth, hist, emb, min_distance=0.6)
-    monkeypatch.setattr(beyond, "_CHUNK_ELEMENTS", 12)  # 3 history pairs per chunk
+    monkeypatch.setattr(common, "_CHUNK_ELEMENTS", 12)  # 3 history pairs per chunk
     np.testing.assert_allclose(serendipity(recs, truth, hist, emb, min_distance=0.6), whole)
 
 

@@ -14,7 +14,7 @@ from embrec import models
 from embrec.data.interactions import Interactions
 from embrec.models import ModelConfig, Recommender
 from embrec.models.base import ProgressFn
-from embrec.models.config import NonNegative
+from embrec.models.settings import NonNegative
 from embrec.testing import ModelContract
 
 

@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embrec.errors import ConfigError, DataError
+from embrec.errors import ConfigError, DataError, EmbrecError
 from embrec.evaluation import evaluate, sweep
 from embrec.models import create
-from embrec.viz.curves import metric_distributions, metric_intervals, tradeoff_figure, training_curves
+from embrec.viz.curves import (
+    lowest_val_loss_epoch,
+    metric_distributions,
+    metric_intervals,
+    tradeoff_figure,
+    training_curves,
+)
 from embrec.viz.save import figure_data_uri, figure_png_bytes, save_figure
 from viz.helpers import assert_picture, assert_svg, train_run
 
@@ -101,3 +107,29 @@ def test_save_figure_refuses_unknown_formats(trained, tmp_path):
     with pytest.raises(ConfigError, match=".png or .svg"):
         save_figure(training_curves(model.history_), tmp_path / "curves.pdf")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_figure_writes_whole_files_or_nothing(trained, tmp_path):
+    model, _, _ = trained
+    fig = training_curves(model.history_)
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(EmbrecError, match="it is a folder"):
+        save_figure(fig, tmp_path / "folder.png")
+
+    class Broken:
+        def savefig(self, path, **kwargs):
+            path.write_bytes(b"half a picture")
+            raise OSError(28, "No space left on device")
+
+    (tmp_path / "old.png").write_bytes(b"the old picture")
+    with pytest.raises(EmbrecError, match="No space left"):
+        save_figure(Broken(), tmp_path / "old.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.png", "old.png"]
+    assert (tmp_path / "old.png").read_bytes() == b"the old picture"
+
+
+def test_best_epoch_is_the_lowest_finite_validation_loss():
+    history = [{"val_loss": 3.0}, {"val_loss": float("nan")}, {"val_loss": 2.0}, {"train_loss": 1.0}, {"val_loss": 2.0}]
+    assert lowest_val_loss_epoch(history) == 3  # the first of equal losses; epochs count from 1
+    assert lowest_val_loss_epoch([{"epoch": 4, "val_loss": 1.0}, {"epoch": 9, "val_loss": 0.5}]) == 9
+    assert lowest_val_loss_epoch([{"train_loss": 1.0}]) is None

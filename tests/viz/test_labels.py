@@ -54,6 +54,14 @@ def test_obstacles_are_avoided():
 def test_sizes_must_match_anchors():
     with pytest.raises(ValueError, match="one size per anchor"):
         place_boxes([[1, 1]], [[1, 1], [2, 2]], Box(0, 0, 10, 10))
+    with pytest.raises(ValueError, match="radii is empty"):
+        place_boxes([[1, 1]], [[1, 1]], Box(0, 0, 10, 10), radii=())
+
+
+def test_a_label_with_no_free_place_overlaps_least():
+    # the bounds are smaller than the label: no position is free, yet every label gets a box
+    boxes = place_boxes([[5, 5], [6, 6]], [[40, 10], [40, 10]], Box(0, 0, 12, 12), radii=(4, 10))
+    assert len(boxes) == 2 and all((b.width, b.height) == (40, 10) for b in boxes)
 
 
 @settings(max_examples=25, deadline=None)

@@ -219,3 +219,17 @@ def test_umap_map(trained, tmp_path):
     assert np.isfinite(emap.points[["x", "y"]].to_numpy()).all()
     assert emap.axis_labels() == ("UMAP 1", "UMAP 2")
     assert_picture(save_map(emap, tmp_path / "umap.png"))
+
+
+def test_every_map_name_is_importable_from_maps_and_has_one_home():
+    from embrec.viz import map_data, map_figures, maps, projection
+
+    assert maps.pca_layout is projection.pca_layout and maps.project is projection.project
+    assert maps.PcaLayout is projection.PcaLayout and maps.EmbeddingMap is map_data.EmbeddingMap
+    assert maps.main_genres is map_data.main_genres and maps.NO_GENRE == map_data.NO_GENRE
+    assert (maps.map_figure, maps.map_html_figure, maps.save_map) == (
+        map_figures.map_figure,
+        map_figures.map_html_figure,
+        map_figures.save_map,
+    )
+    assert set(maps.__all__) <= set(dir(maps))

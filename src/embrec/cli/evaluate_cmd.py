@@ -11,6 +11,7 @@ never scored on rows it was trained on.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -117,17 +118,6 @@ BootstrapSeed = Annotated[int, typer.Option("--bootstrap-seed", min=0, help="See
 
 
 # --------------------------------------------------------------------------- options
-def _labels(runs: list[Path]) -> list[str]:
-    labels: list[str] = []
-    for run in runs:
-        base = run.resolve().name or str(run)
-        label, n = base, 2
-        while label in labels:
-            label, n = f"{base}#{n}", n + 1
-        labels.append(label)
-    return labels
-
-
 def _split_folder_force(folder: Path) -> bool:
     """Replace ``folder`` only when it holds nothing but an earlier split."""
     from embrec.data.split_files import SPLIT_FILES
@@ -136,59 +126,53 @@ def _split_folder_force(folder: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- printing
-def _p(value: float) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _print_tables(result: EvaluationResult, source: str) -> None:
+def _metric_table(result: EvaluationResult) -> Table:
     from embrec.evaluation.catalog import METRICS
     from embrec.evaluation.stats import format_interval
 
-    rel = "every test item" if result.threshold is None else f"rating >= {result.threshold:g}"
-    header = (
-        f"[bold]{len(result.user_ids):,}[/] users with a relevant test item ({rel}) in {source}, "
-        f"{result.split['method']} split; k = {result.k}"
-        + (f", re-ranked with {result.rerank}" if result.rerank is not None else "")
-    )
-    console.print(header, highlight=False, soft_wrap=True)
     table = Table(title=f"mean [{result.level:.0%} bootstrap interval]", title_justify="left")
     table.add_column("metric")
     for m in result.models:
         table.add_column(m.label, justify="right")
-    for kind in ("per_user", "list"):  # intervals first, then the list figures
-        for metric in (e.name for e in METRICS if e.kind == kind):
-            if kind == "per_user":
-                cells = [format_interval(ci.mean, ci.low, ci.high) for ci in (m.summary[metric] for m in result.models)]
-            else:
-                values = [m.lists.get(metric, float("nan")) for m in result.models]
-                cells = [f"{v:.4f}" if math.isfinite(v) else "-" for v in values]
-            if any(c != "-" for c in cells):
-                table.add_row(metric, *cells)
-    console.print(table)
-    if len(result.models) > 1:
-        cmp = result.compare()
-        comparison = Table(
-            title=f"paired comparison against {result.models[0].label} (model - baseline)", title_justify="left"
+    # the catalogue's per-user metrics (with intervals) first, then its list figures
+    for metric in sorted(METRICS, key=lambda e: e.kind != "per_user"):
+        if metric.kind == "per_user":
+            cells = [
+                format_interval(ci.mean, ci.low, ci.high) for ci in (m.summary[metric.name] for m in result.models)
+            ]
+        else:
+            values = [m.lists.get(metric.name, float("nan")) for m in result.models]
+            cells = [f"{v:.4f}" if math.isfinite(v) else "-" for v in values]
+        if any(c != "-" for c in cells):
+            table.add_row(metric.name, *cells)
+    return table
+
+
+def _comparison_table(result: EvaluationResult) -> Table:
+    from embrec.evaluation.stats import format_interval, format_p_value
+
+    table = Table(title=f"paired comparison against {result.models[0].label} (model - baseline)", title_justify="left")
+    for name in ("model", "metric", "difference", "p bootstrap", "p Wilcoxon"):
+        table.add_column(name, justify="left" if name in ("model", "metric") else "right")
+    for row in result.compare().itertuples(index=False):
+        interval = format_interval(row.difference, row.low, row.high)
+        table.add_row(
+            str(row.model), str(row.metric), interval, format_p_value(row.p_bootstrap), format_p_value(row.p_wilcoxon)
         )
-        for name, justify in (
-            ("model", "left"),
-            ("metric", "left"),
-            ("difference", "right"),
-            ("p bootstrap", "right"),
-            ("p Wilcoxon", "right"),
-        ):
-            comparison.add_column(name, justify=justify)  # type: ignore[arg-type]
-        for row in cmp.itertuples(index=False):
-            comparison.add_row(
-                str(row.model),
-                str(row.metric),
-                format_interval(row.difference, row.low, row.high),
-                _p(row.p_bootstrap),
-                _p(row.p_wilcoxon),
-            )
-        console.print(comparison)
+    return table
+
+
+def _print_tables(result: EvaluationResult, source: str) -> None:
+    rel = "every test item" if result.threshold is None else f"rating >= {result.threshold:g}"
+    rerank = "" if result.rerank is None else f", re-ranked with {result.rerank}"
+    header = (
+        f"[bold]{len(result.user_ids):,}[/] users with a relevant test item ({rel}) in {source}, "
+        f"{result.split['method']} split; k = {result.k}{rerank}"
+    )
+    console.print(header, highlight=False, soft_wrap=True)
+    console.print(_metric_table(result))
+    if len(result.models) > 1:
+        console.print(_comparison_table(result))
 
 
 # --------------------------------------------------------------------------- the command
@@ -248,6 +232,80 @@ def _lists_split(
     return interactions, split_opts.apply(interactions), "command line"
 
 
+@dataclass
+class _Scored:
+    """What was evaluated, on which split, and where the data and split options came from."""
+
+    result: EvaluationResult
+    split: Split
+    source: Interactions
+    paths: list[str]
+    data_origin: str
+    split_origin: str
+
+    def to_json(self, written: dict[str, Any]) -> dict[str, Any]:
+        runs = [{"path": p, "label": m.label, "model": m.model} for p, m in zip(self.paths, self.result.models)]
+        data = {
+            "source": self.source.name,
+            "rows": self.source.n_ratings,
+            "options_from": self.data_origin,
+            "train_fingerprint": self.split.train.fingerprint(),
+            "split_options_from": self.split_origin,
+        }
+        return {"runs": runs, "data": data, **self.result.to_dict(), "written": written}
+
+
+def _score_lists(
+    recs: Path, split_dir: Path | None, data_opts: DataOptions, split_opts: SplitOptions, **evaluation: Any
+) -> _Scored:
+    from embrec.evaluation import evaluate_lists
+
+    interactions, the_split, origin = _lists_split(split_dir, data_opts, split_opts)
+    result = evaluate_lists(recs, the_split, **evaluation)
+    source = interactions if interactions is not None else the_split.train
+    return _Scored(result, the_split, source, [str(recs)] * len(result.models), origin, origin)
+
+
+def _score_runs(
+    runs: list[Path],
+    data_opts: DataOptions,
+    split_opts: SplitOptions,
+    rerank: str | None,
+    candidates: int,
+    **evaluation: Any,
+) -> _Scored:
+    from embrec.evaluation import evaluate
+    from embrec.evaluation.labels import unique_labels
+    from embrec.evaluation.rerank import parse_reranker
+    from embrec.runs import Run
+
+    reranker = None if rerank is None else parse_reranker(rerank, candidates=candidates)
+    opened = [Run.open(run) for run in runs]
+    interactions, the_split, data_origin, split_origin = _runs_data_and_split(opened, data_opts, split_opts)
+    names = unique_labels(o.label for o in opened)
+    result = evaluate([o.model for o in opened], the_split, rerank=reranker, names=names, **evaluation)
+    return _Scored(result, the_split, interactions, [str(r) for r in runs], data_origin, split_origin)
+
+
+def _write(
+    scored: _Scored, save_split: Path | None, save_recs: Path | None, csv: Path | None, markdown: Path | None
+) -> dict[str, Any]:
+    """Write the files asked for; returns what was written where."""
+    written: dict[str, Any] = {}
+    if save_split is not None:
+        from embrec.data.split_files import source_info, write_split
+
+        force = _split_folder_force(save_split)
+        written["split"] = str(write_split(scored.split, save_split, force=force, info=source_info(scored.source)))
+    if save_recs is not None:
+        written["recommendations"] = str(scored.result.write_recommendations(save_recs))
+    if csv is not None:
+        written["csv"] = [str(p) for p in scored.result.write_csv(csv)]
+    if markdown is not None:
+        written["markdown"] = str(scored.result.write_markdown(markdown))
+    return written
+
+
 @cli_errors
 @data_options
 @split_options
@@ -277,73 +335,22 @@ def evaluate_command(
 
     --recs FILE scores lists made elsewhere (by `--save-recs`, `recommend --all-users` or another library) on a saved split (--split-dir) with the same metrics.
     """
-    from embrec.evaluation import evaluate
-    from embrec.evaluation.rerank import parse_reranker
-    from embrec.runs import Run
-
-    runs = runs or []
-    if bool(runs) == (recs is not None):
-        raise ConfigError("give run folders to evaluate, or --recs FILE with --split-dir DIR, not both or neither.")
     if split_dir is not None and recs is None:
         raise ConfigError("--split-dir goes with --recs; runs re-create their own split.")
-    interactions: Interactions | None
+    if bool(runs) == (recs is not None):
+        raise ConfigError("give run folders to evaluate, or --recs FILE with --split-dir DIR, not both or neither.")
+    evaluation = dict(k=k, threshold=threshold, n_resamples=resamples, seed=bootstrap_seed)
     if recs is not None:
         if rerank is not None:
             raise ConfigError("--rerank needs a model's scores; it applies to runs, not to --recs lists.")
-        from embrec.evaluation import evaluate_lists
-
-        interactions, the_split, origin = _lists_split(split_dir, data_opts, split_opts)
-        data_origin = split_origin = origin
-        result = evaluate_lists(recs, the_split, k=k, threshold=threshold, n_resamples=resamples, seed=bootstrap_seed)
-        labels = [(str(recs), m.label) for m in result.models]
+        scored = _score_lists(recs, split_dir, data_opts, split_opts, **evaluation)
     else:
-        reranker = None if rerank is None else parse_reranker(rerank, candidates=rerank_candidates)
-        opened = [Run.open(run) for run in runs]
-        interactions, the_split, data_origin, split_origin = _runs_data_and_split(opened, data_opts, split_opts)
-        result = evaluate(
-            [o.model for o in opened],
-            the_split,
-            k=k,
-            threshold=threshold,
-            rerank=reranker,
-            names=_labels(runs),
-            n_resamples=resamples,
-            seed=bootstrap_seed,
-        )
-        labels = [(str(run), m.label) for run, m in zip(runs, result.models)]
-    source = interactions if interactions is not None else the_split.train
-
-    written: dict[str, Any] = {}
-    if save_split is not None:
-        from embrec.data.split_files import source_info, write_split
-
-        force = _split_folder_force(save_split)
-        written["split"] = str(write_split(the_split, save_split, force=force, info=source_info(source)))
-    if save_recs is not None:
-        written["recommendations"] = str(result.write_recommendations(save_recs))
-    if csv is not None:
-        written["csv"] = [str(p) for p in result.write_csv(csv)]
-    if markdown is not None:
-        written["markdown"] = str(result.write_markdown(markdown))
-
+        scored = _score_runs(runs or [], data_opts, split_opts, rerank, rerank_candidates, **evaluation)
+    written = _write(scored, save_split, save_recs, csv, markdown)
     if json_output:
-        out = {
-            "runs": [
-                {"path": path, "label": label, "model": m.model} for (path, label), m in zip(labels, result.models)
-            ],
-            "data": {
-                "source": source.name,
-                "rows": source.n_ratings,
-                "options_from": data_origin,
-                "train_fingerprint": the_split.train.fingerprint(),
-                "split_options_from": split_origin,
-            },
-            **result.to_dict(),
-            "written": written,
-        }
-        print_json(out)
+        print_json(scored.to_json(written))
         return
-    _print_tables(result, source.name)
+    _print_tables(scored.result, scored.source.name)
     for what, where in written.items():
         shown = ", ".join(where) if isinstance(where, list) else where
         console.print(f"{what} written to {shown}", highlight=False, soft_wrap=True)

@@ -40,8 +40,8 @@ def _settings(
     Later sources win: the preset, then ``--config``, then each ``--set``, then the named flags.
     """
     from embrec.models import registry
-    from embrec.models.config import parse_settings
     from embrec.models.config import preset as preset_config
+    from embrec.models.settings import parse_settings
 
     if model != "embedding" and (preset != "default" or objective is not None):
         raise ConfigError(f"--preset and --objective apply to the embedding model only, not to {model!r}.")

@@ -255,6 +255,7 @@ def plot_distributions(
     """How diversity and novelty spread across users, for one or more runs (.png or .svg)."""
     from embrec.evaluation import evaluate
     from embrec.evaluation.catalog import check_metric_names
+    from embrec.evaluation.labels import unique_labels
     from embrec.viz.curves import metric_distributions
     from embrec.viz.save import save_figure
 
@@ -262,12 +263,7 @@ def plot_distributions(
     opened = [_open(r) for r in runs]
     models = [o.model for o in opened]
     split = _run_split(opened[0])
-    names = []
-    for r in runs:
-        base, label, i = r.resolve().name, r.resolve().name, 2
-        while label in names:
-            label, i = f"{base}#{i}", i + 1
-        names.append(label)
+    names = unique_labels(o.label for o in opened)
     with err_console.status("evaluating ..."):
         result = evaluate(models, split, k=k, names=names, n_resamples=1)
     _written(save_figure(metric_distributions(result, chosen), out))

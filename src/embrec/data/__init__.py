@@ -6,8 +6,9 @@ its options from) loads without NumPy or pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from embrec._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from embrec.data.build import build_interactions
@@ -22,8 +23,4 @@ _HOMES = {
     "build_interactions": "embrec.data.build",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'embrec.data' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,23 +23,36 @@ __all__ = ["DuplicatePolicy", "DuplicateRatingsWarning", "build_interactions", "
 
 log = logging.getLogger(__name__)
 
+# timestamps of these dtypes are Unix seconds already: used as they are when the caller allows
+_INTEGER_DTYPES = ("int64", "int32", "uint32", "int16", "uint16", "int8", "uint8")
+
 
 class DuplicateRatingsWarning(UserWarning):
     """Repeated (user, item) pairs were merged by the duplicate policy."""
 
 
-def _where(source: str, first_line: int | None, row: int, column: str | None) -> str:
-    parts = [source]
-    if first_line is not None:
-        parts.append(f"line {first_line + row}")
-    if column:
-        parts.append(f"column {column!r}")
-    return ", ".join(parts)
+@dataclass(frozen=True)
+class _Rows:
+    """Where the rows come from, so that messages name the source, the line and the column."""
+
+    source: str
+    first_line: int | None
+
+    def at(self, row: int, column: str | None) -> str:
+        parts = [self.source]
+        if self.first_line is not None:
+            parts.append(f"line {self.first_line + row}")
+        if column:
+            parts.append(f"column {column!r}")
+        return ", ".join(parts)
 
 
-def _numeric(
-    values: Any, *, label: str, column: str, source: str, first_line: int | None, keep: tuple[str, ...] = ()
-) -> np.ndarray:
+def _first(mask: np.ndarray) -> int | None:
+    """The first row where ``mask`` holds, or ``None``."""
+    return int(np.flatnonzero(mask)[0]) if mask.any() else None
+
+
+def _numeric(values: Any, label: str, column: str, rows: _Rows, keep: tuple[str, ...] = ()) -> np.ndarray:
     """Values as float64, or a NumPy array whose dtype is in ``keep`` as it is (no 25M-row float64 copy)."""
     if isinstance(values, np.ndarray) and values.dtype.name in keep:
         return values
@@ -46,11 +60,10 @@ def _numeric(
     if series.dtype.kind in "fiub":
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     coerced = pd.to_numeric(series, errors="coerce")
-    bad = coerced.isna() & series.notna() & (series.astype(str).str.strip() != "")
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    row = _first((coerced.isna() & series.notna() & (series.astype(str).str.strip() != "")).to_numpy())
+    if row is not None:
         raise DataError(
-            f"{_where(source, first_line, row, column)}: {label} {series.iloc[row]!r} is not a number; "
+            f"{rows.at(row, column)}: {label} {series.iloc[row]!r} is not a number; "
             f"every {label} must be numeric (check the delimiter and the column mapping)."
         )
     return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -97,69 +110,15 @@ def build_interactions(
     """
     policy = DuplicatePolicy(duplicates)
     user_col, item_col, rating_col, ts_col = columns
+    rows = _Rows(source, first_line)
     users = pd.Series(users, copy=False)
     items = pd.Series(items, copy=False)
-    n = len(users)
-    if n == 0:
+    if len(users) == 0:
         raise DataError(f"{source}: no ratings found (the file has no data rows); give a file with at least one row.")
-    for label, col, values in (("user id", user_col, users), ("item id", item_col, items)):
-        missing = values.isna().to_numpy()
-        if missing.any():
-            row = int(np.flatnonzero(missing)[0])
-            raise DataError(f"{_where(source, first_line, row, col)}: {label} is empty; every row needs a {label}.")
-    del values  # the loop variable would keep the raw item column alive past its factorisation
-
-    rating_arr: np.ndarray | None = None
-    if ratings is not None:
-        rating_arr = _numeric(
-            ratings,
-            label="rating",
-            column=rating_col or "rating",
-            source=source,
-            first_line=first_line,
-            keep=() if copy else ("float32",),
-        )
-        nan = np.isnan(rating_arr)
-        if nan.any():
-            row = int(np.flatnonzero(nan)[0])
-            raise DataError(
-                f"{_where(source, first_line, row, rating_col)}: rating is missing (NaN) in {int(nan.sum()):,} "
-                "row(s); fill or drop those rows, or load without a rating column for implicit feedback."
-            )
-        if rating_scale is not None:
-            lo, hi = rating_scale
-            if lo >= hi:
-                raise DataError(f"rating scale {rating_scale} is empty; give (lowest, highest) with lowest < highest.")
-            out = (rating_arr < lo) | (rating_arr > hi)
-            if out.any():
-                row = int(np.flatnonzero(out)[0])
-                raise DataError(
-                    f"{_where(source, first_line, row, rating_col)}: rating {rating_arr[row]:g} is outside the "
-                    f"scale {lo:g}-{hi:g} ({int(out.sum()):,} row(s) outside); fix the data or pass the right "
-                    "rating_scale=(LOW, HIGH)."
-                )
-        else:
-            rating_scale = scale_from_ratings(rating_arr)
-
-    ts_arr: np.ndarray | None = None
-    if timestamps is not None:
-        ts_float = _numeric(
-            timestamps,
-            label="timestamp",
-            column=ts_col or "timestamp",
-            source=source,
-            first_line=first_line,
-            keep=() if copy else ("int64", "int32", "uint32", "int16", "uint16", "int8", "uint8"),
-        )
-        if ts_float.dtype.kind == "f":
-            nan = np.isnan(ts_float)
-            if nan.any():
-                row = int(np.flatnonzero(nan)[0])
-                raise DataError(
-                    f"{_where(source, first_line, row, ts_col)}: timestamp is missing; fill it or load without a timestamp column."
-                )
-        ts_arr = ts_float.astype(np.int64, copy=False)
-        del ts_float
+    _require_ids(users, "user id", user_col, rows)
+    _require_ids(items, "item id", item_col, rows)
+    rating_arr, rating_scale = _rating_values(ratings, rating_scale, rating_col, rows, copy)
+    ts_arr = _timestamp_values(timestamps, ts_col, rows, copy)
 
     # factorise one column at a time and drop each raw column at once: on 25M rows every
     # full-length temporary is 100-200 MB
@@ -173,10 +132,9 @@ def build_interactions(
         if policy is DuplicatePolicy.mean and rating_arr is not None:
             rating_arr = _mean_duplicates(user_codes, item_codes, rating_arr, len(item_ids), keep)
         user_codes, item_codes = user_codes[keep], item_codes[keep]
-        rating_arr = None if rating_arr is None else rating_arr[keep]
-        ts_arr = None if ts_arr is None else ts_arr[keep]
+        rating_arr = _take(rating_arr, keep)
+        ts_arr = _take(ts_arr, keep)
         # users or items whose every row was a duplicate stay; all still have one row
-    meta = _align_metadata(item_metadata, np.asarray(item_ids))
     return Interactions(
         users=user_codes,
         items=item_codes,
@@ -184,10 +142,73 @@ def build_interactions(
         timestamps=ts_arr,
         user_ids=np.asarray(user_ids),
         item_ids=np.asarray(item_ids),
-        item_metadata=meta,
+        item_metadata=_align_metadata(item_metadata, np.asarray(item_ids)),
         rating_scale=rating_scale,
         name=name,
     )
+
+
+# --------------------------------------------------------------------------- the checks, one column each
+def _require_ids(ids: pd.Series, label: str, column: str, rows: _Rows) -> None:
+    row = _first(ids.isna().to_numpy())
+    if row is not None:
+        raise DataError(f"{rows.at(row, column)}: {label} is empty; every row needs a {label}.")
+
+
+def _rating_values(
+    ratings: Any | None, scale: tuple[float, float] | None, column: str | None, rows: _Rows, copy: bool
+) -> tuple[np.ndarray | None, tuple[float, float] | None]:
+    """The ratings as numbers, none missing, and the scale they are all in (``None`` without ratings).
+
+    A ``float32`` array is kept as it is unless ``copy``.
+    """
+    if ratings is None:
+        return None, scale
+    values = _numeric(ratings, "rating", column or "rating", rows, keep=() if copy else ("float32",))
+    nan = np.isnan(values)
+    row = _first(nan)
+    if row is not None:
+        raise DataError(
+            f"{rows.at(row, column)}: rating is missing (NaN) in {int(nan.sum()):,} "
+            "row(s); fill or drop those rows, or load without a rating column for implicit feedback."
+        )
+    return values, _check_scale(values, scale, column, rows)
+
+
+def _check_scale(
+    ratings: np.ndarray, scale: tuple[float, float] | None, column: str | None, rows: _Rows
+) -> tuple[float, float]:
+    """``scale`` once every rating is inside it; without one, the data's own range."""
+    if scale is None:
+        return scale_from_ratings(ratings)
+    lo, hi = scale
+    if lo >= hi:
+        raise DataError(f"rating scale {scale} is empty; give (lowest, highest) with lowest < highest.")
+    out = (ratings < lo) | (ratings > hi)
+    row = _first(out)
+    if row is not None:
+        raise DataError(
+            f"{rows.at(row, column)}: rating {ratings[row]:g} is outside the "
+            f"scale {lo:g}-{hi:g} ({int(out.sum()):,} row(s) outside); fix the data or pass the right "
+            "rating_scale=(LOW, HIGH)."
+        )
+    return scale
+
+
+def _timestamp_values(timestamps: Any | None, column: str | None, rows: _Rows, copy: bool) -> np.ndarray | None:
+    """Unix seconds as ``int64``, none missing; an integer array is kept as it is unless ``copy``."""
+    if timestamps is None:
+        return None
+    seconds = _numeric(timestamps, "timestamp", column or "timestamp", rows, keep=() if copy else _INTEGER_DTYPES)
+    row = _first(np.isnan(seconds)) if seconds.dtype.kind == "f" else None
+    if row is not None:
+        raise DataError(f"{rows.at(row, column)}: timestamp is missing; fill it or load without a timestamp column.")
+    return seconds.astype(np.int64, copy=False)
+
+
+# --------------------------------------------------------------------------- ids and duplicates
+def _take(values: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[rows]
 
 
 def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, Any]:

@@ -35,6 +35,12 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "rating": ("rating", "ratings", "score", "stars"),
     "timestamp": ("timestamp", "time", "ts", "datetime", "date"),
 }
+_DEFAULTS = {"rating": DEFAULT_RATING, "timestamp": DEFAULT_TIMESTAMP}
+# how a message says a role can be left out
+_WITHOUT_HINT = {
+    "rating": ", or rating_col=None for implicit feedback",
+    "timestamp": ", or timestamp_col=None if it has none",
+}
 _NUMBER_RE = re.compile(r"^\s*[-+]?(\d+|\d*\.\d+)\s*$")
 _YEAR_RE = r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$"
 
@@ -54,11 +60,8 @@ def _match(fields: Sequence[str], wanted: str, role: str, is_default: bool) -> s
 
 def _missing_column(path: Path, role: str, wanted: str, fields: Sequence[str], taken: Sequence[str] = ()) -> DataError:
     free = [f for f in fields if f not in taken] or list(fields)
-    close = difflib.get_close_matches(wanted, free, n=1, cutoff=0.5)
-    by_alias = [f for f in free if f.lower() in _ALIASES[role] or f.lower().startswith(role[0])]
-    guess = close[0] if close else (by_alias[0] if by_alias else free[0])
-    extra = ", or rating_col=None for implicit feedback" if role == "rating" else ""
-    extra = ", or timestamp_col=None if it has none" if role == "timestamp" else extra
+    guess = _likeliest(free, wanted, role)
+    extra = _WITHOUT_HINT.get(role, "")
     hint = ""
     if all(_NUMBER_RE.match(f) for f in fields):
         hint = " The first line looks like data, not column names: add a header line."
@@ -66,6 +69,15 @@ def _missing_column(path: Path, role: str, wanted: str, fields: Sequence[str], t
         f"{path}: no {role} column {wanted!r}; the file's columns are {list(fields)}. Pass the right one as "
         f"{role}_col={guess!r}{extra} (in load_data: columns=ColumnMapping({role}={guess!r})).{hint}"
     )
+
+
+def _likeliest(free: Sequence[str], wanted: str, role: str) -> str:
+    """The column a message suggests for a role: the closest name, else an alias or a name of its initial."""
+    close = difflib.get_close_matches(wanted, free, n=1, cutoff=0.5)
+    if close:
+        return close[0]
+    by_alias = [f for f in free if f.lower() in _ALIASES[role] or f.lower().startswith(role[0])]
+    return by_alias[0] if by_alias else free[0]
 
 
 def resolve_columns(
@@ -92,23 +104,27 @@ def resolve_columns(
             raise _missing_column(path, role, wanted, fields, list(chosen.values()))
         chosen[role] = found
     if timestamp is not None:
-        found = _match(fields, timestamp, "timestamp", timestamp == DEFAULT_TIMESTAMP)
-        if found is not None:
-            chosen["timestamp"] = found
-        elif timestamp != DEFAULT_TIMESTAMP:
-            raise _missing_column(path, "timestamp", timestamp, fields, list(chosen.values()))
+        _add_optional(chosen, path, fields, "timestamp", timestamp, may_lack=timestamp == DEFAULT_TIMESTAMP)
     if rating is not None:
-        found = _match(fields, rating, "rating", rating == DEFAULT_RATING)
-        if found is not None:
-            chosen["rating"] = found
-        else:
-            unused = [f for f in fields if f not in chosen.values()]
-            if rating != DEFAULT_RATING or unused:
-                raise _missing_column(path, "rating", rating, fields, list(chosen.values()))
+        # a default rating column may be absent only when no other column is left to be it
+        unused = [f for f in fields if f not in chosen.values()]
+        _add_optional(chosen, path, fields, "rating", rating, may_lack=rating == DEFAULT_RATING and not unused)
+        if "rating" not in chosen:
             log.info("%s has no rating column: loading it as implicit feedback", path)
     if len(set(chosen.values())) < len(chosen):
         raise DataError(f"{path}: one column is mapped to two roles ({chosen}); give each role its own column.")
     return chosen
+
+
+def _add_optional(
+    chosen: dict[str, str], path: Path, fields: Sequence[str], role: str, wanted: str, *, may_lack: bool
+) -> None:
+    """Map ``role`` to its column when the file has it; a DataError when it lacks one it may not lack."""
+    found = _match(fields, wanted, role, wanted == _DEFAULTS[role])
+    if found is not None:
+        chosen[role] = found
+    elif not may_lack:
+        raise _missing_column(path, role, wanted, fields, list(chosen.values()))
 
 
 def parse_year(titles: pd.Series) -> pd.Series:

@@ -23,6 +23,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from embrec.errors import ChecksumError, DownloadError
 
@@ -134,35 +135,45 @@ def fetch_to_temp(
     fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=".zip.part")
     path = Path(name)
     try:
-        sha256 = hashlib.sha256()
-        md5 = hashlib.md5(usedforsecurity=False)
-        done = 0
         with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
             length_header = response.headers.get("Content-Length")
             length = int(length_header) if length_header and length_header.isdigit() else None
-            total = length if length is not None else expected_size
-            if progress is not None:
-                progress(0, total)
-            while True:
-                try:
-                    chunk = response.read(CHUNK_SIZE)
-                except (OSError, http.client.HTTPException) as exc:
-                    raise DownloadError(f"the connection to {url} failed after {done:,} bytes ({exc})") from None
-                if not chunk:
-                    break
-                out.write(chunk)
-                sha256.update(chunk)
-                md5.update(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
+            digests = _copy_hashing(response, out, url, length if length is not None else expected_size, progress)
         # http.client returns b"" rather than raising when a server closes before Content-Length
-        if length is not None and done != length:
-            raise DownloadError(f"the connection to {url} ended after {done:,} of {length:,} bytes")
-        return path, Digests(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=done)
+        if length is not None and digests.size != length:
+            raise DownloadError(f"the connection to {url} ended after {digests.size:,} of {length:,} bytes")
+        return path, digests
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _copy_hashing(
+    response: http.client.HTTPResponse | urllib.response.addinfourl,
+    out: BinaryIO,
+    url: str,
+    total: int | None,
+    progress: ProgressCallback | None,
+) -> Digests:
+    """Copy the response into ``out`` chunk by chunk, hashing and reporting progress as it goes."""
+    sha256 = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)
+    done = 0
+    if progress is not None:
+        progress(0, total)
+    while True:
+        try:
+            chunk = response.read(CHUNK_SIZE)
+        except (OSError, http.client.HTTPException) as exc:
+            raise DownloadError(f"the connection to {url} failed after {done:,} bytes ({exc})") from None
+        if not chunk:
+            return Digests(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=done)
+        out.write(chunk)
+        sha256.update(chunk)
+        md5.update(chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
 
 
 def verify_digests(

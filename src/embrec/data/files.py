@@ -23,11 +23,18 @@ from embrec.data.columns import (
     resolve_columns,
 )
 from embrec.data.interactions import Interactions
-from embrec.data.sniff import base_suffix, check_file, find_invalid_utf8, normalize_sep, read_header, utf8_error
+from embrec.data.sniff import (
+    base_suffix,
+    check_file,
+    find_invalid_utf8,
+    guess_types,
+    normalize_sep,
+    read_header,
+    utf8_error,
+)
 from embrec.data.tables import (
     CsvSpec,
     build_from_table,
-    guess_types,
     is_parquet,
     open_parquet,
     read_csv_table,
@@ -86,36 +93,8 @@ def load_ratings_file(
             separated by another delimiter, or holds bad values (named with their line).
     """
     path = check_file(path)
-    sep = normalize_sep(sep)
-    label = name or path.name.split(".")[0] or path.name
-    suffix = base_suffix(path)
-    if suffix in (".parquet", ".pq") or is_parquet(path):
-        pf = open_parquet(path)
-        fields = list(pf.schema_arrow.names)
-        del pf
-        chosen = resolve_columns(path, fields, user_col, item_col, rating_col, timestamp_col)
-        table = read_parquet_table(path, list(dict.fromkeys(chosen.values())))
-        first_line: int | None = None
-    else:
-        header = read_header(path, sep)
-        chosen = resolve_columns(path, header.fields, user_col, item_col, rating_col, timestamp_col)
-        include = list(chosen.values())
-        roles = {chosen[r]: ("id" if r in ("user", "item") else r) for r in chosen}
-        spec = CsvSpec(
-            path=path,
-            sep=header.sep,
-            header=True,
-            names=header.fields,
-            include=include,
-            types=guess_types(path, header.sep, include, roles),
-            roles=roles,
-            labels={c: c for c in include},
-        )
-        table = read_csv_table(spec)
-        first_line = 2
-    meta = _metadata_arg(items, chosen["item"])
-    owner = [table]
-    del table
+    wanted = (user_col, item_col, rating_col, timestamp_col)
+    owner, chosen, first_line = _read_ratings_table(path, normalize_sep(sep), wanted)
     return build_from_table(
         owner,
         chosen,
@@ -123,9 +102,42 @@ def load_ratings_file(
         first_line=first_line,
         rating_scale=rating_scale,
         duplicates=duplicates,
-        item_metadata=meta,
-        name=label,
+        item_metadata=_metadata_arg(items, chosen["item"]),
+        name=name or path.name.split(".")[0] or path.name,
     )
+
+
+def _read_ratings_table(
+    path: Path, sep: str | None, wanted: tuple[str, str, str | None, str | None]
+) -> tuple[list[pa.Table], dict[str, str], int | None]:
+    """The wanted columns (role -> column) of a ratings file, and the line of its first data row.
+
+    The table comes in a one-element list that :func:`build_from_table` empties, so that no
+    name here keeps the Arrow memory alive while it is turned into NumPy arrays.
+    """
+    if _is_parquet_file(path):
+        chosen = resolve_columns(path, list(open_parquet(path).schema_arrow.names), *wanted)
+        return [read_parquet_table(path, list(dict.fromkeys(chosen.values())))], chosen, None
+    header = read_header(path, sep)
+    chosen = resolve_columns(path, header.fields, *wanted)
+    include = list(chosen.values())
+    roles = {chosen[r]: ("id" if r in ("user", "item") else r) for r in chosen}
+    spec = CsvSpec(
+        path=path,
+        sep=header.sep,
+        header=True,
+        names=header.fields,
+        include=include,
+        types=guess_types(path, header.sep, include, roles),
+        roles=roles,
+        labels={c: c for c in include},
+    )
+    return [read_csv_table(spec)], chosen, 2
+
+
+def _is_parquet_file(path: Path) -> bool:
+    """Parquet by its name, or by its first bytes whatever its name."""
+    return base_suffix(path) in (".parquet", ".pq") or is_parquet(path)
 
 
 def _metadata_arg(items: str | Path | pd.DataFrame | None, item_col: str) -> pd.DataFrame | None:
@@ -159,40 +171,13 @@ def read_item_metadata(
         ``(1995)`` when there is no year column) and ``genres`` where available.
     """
     path = check_file(path, "item metadata file")
-    sep = normalize_sep(sep)
-    if base_suffix(path) in (".parquet", ".pq") or is_parquet(path):
-        table = read_parquet_table(path, list(open_parquet(path).schema_arrow.names))
-    else:
-        header = read_header(path, sep)
-        spec = CsvSpec(
-            path=path,
-            sep=header.sep,
-            header=True,
-            names=header.fields,
-            include=header.fields,
-            types={},
-            roles={},
-            labels={},
-        )
-        table = read_csv_table(spec)
+    table = _read_whole_table(path, normalize_sep(sep))
     for field in table.schema:
         if field.type in (pa.binary(), pa.large_binary()):
             raise (utf8_error(path) or DataError(f"{path}: column {field.name!r} is not text; re-encode it as UTF-8."))
     frame = table.to_pandas()
     fields = list(frame.columns)
-    if id_col is None:
-        candidates = [c for c in (preferred_id, "item", "item_id", "itemId", "movieId", "id") if c]
-        lowered = {f.lower(): f for f in fields}
-        id_col = next((lowered[c.lower()] for c in candidates if c.lower() in lowered), None)
-        if id_col is None:
-            raise DataError(
-                f"{path}: no item id column (looked for {candidates}); the file's columns are {fields}. "
-                "Rename the id column to 'item' or pass its name as id_col."
-            )
-    elif id_col not in fields:
-        raise DataError(
-            f"{path}: no item id column {id_col!r}; the file's columns are {fields}; pass one of them as id_col."
-        )
+    id_col = _id_column(path, fields, id_col, preferred_id)
     for wanted, default in ((title_col, "title"), (genres_col, "genres")):
         if wanted not in fields and wanted != default:
             raise DataError(
@@ -203,3 +188,40 @@ def read_item_metadata(
     if "title" in frame.columns and "year" not in frame.columns:
         frame["year"] = parse_year(frame["title"])
     return frame
+
+
+def _read_whole_table(path: Path, sep: str | None) -> pa.Table:
+    """Every column of a Parquet or delimited text file, as pyarrow types them."""
+    if _is_parquet_file(path):
+        return read_parquet_table(path, list(open_parquet(path).schema_arrow.names))
+    header = read_header(path, sep)
+    spec = CsvSpec(
+        path=path,
+        sep=header.sep,
+        header=True,
+        names=header.fields,
+        include=header.fields,
+        types={},
+        roles={},
+        labels={},
+    )
+    return read_csv_table(spec)
+
+
+def _id_column(path: Path, fields: list[str], id_col: str | None, preferred_id: str | None) -> str:
+    """``id_col`` when the file has it; without one, the first usual id column the file has."""
+    if id_col is not None:
+        if id_col not in fields:
+            raise DataError(
+                f"{path}: no item id column {id_col!r}; the file's columns are {fields}; pass one of them as id_col."
+            )
+        return id_col
+    candidates = [c for c in (preferred_id, "item", "item_id", "itemId", "movieId", "id") if c]
+    lowered = {f.lower(): f for f in fields}
+    found = next((lowered[c.lower()] for c in candidates if c.lower() in lowered), None)
+    if found is None:
+        raise DataError(
+            f"{path}: no item id column (looked for {candidates}); the file's columns are {fields}. "
+            "Rename the id column to 'item' or pass its name as id_col."
+        )
+    return found

@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from embrec.data.build import DuplicatePolicy
 from embrec.data.columns import DEFAULT_ITEM, DEFAULT_RATING, DEFAULT_TIMESTAMP, DEFAULT_USER
-from embrec.data.editions import movielens_edition, movielens_ratings_file
+from embrec.data.editions import MovieLensEdition, movielens_edition, movielens_ratings_file
 from embrec.data.files import load_ratings_file, read_item_metadata
 from embrec.data.interactions import Interactions
 from embrec.data.movielens import load_movielens
@@ -89,33 +87,21 @@ def load_data(
             f"give exactly one of data (data=PATH: a MovieLens folder or a ratings file) or dataset "
             f"(dataset=NAME, e.g. ml-100k); {given} was given."
         )
-    try:
-        policy = DuplicatePolicy(duplicates)
-    except ValueError:
-        allowed = ", ".join(p.value for p in DuplicatePolicy)
-        raise DataError(f"duplicates={duplicates!r} is not a duplicate policy; use one of {allowed}.") from None
-    if rating_scale is not None:
-        rating_scale = (float(rating_scale[0]), float(rating_scale[1]))
+    policy = _policy(duplicates)
+    scale = None if rating_scale is None else (float(rating_scale[0]), float(rating_scale[1]))
     if dataset is not None:
         from embrec.data.datasets import find_dataset  # the registry imports heavier modules
 
-        folder = find_dataset(dataset, data_dir, download=download)
-        meta = _metadata(items, "movieId")
-        return load_movielens(folder, rating_scale=rating_scale, duplicates=policy, item_metadata=meta)
-
+        return _movielens(find_dataset(dataset, data_dir, download=download), None, items, scale, policy)
     path = Path(data).expanduser()  # type: ignore[arg-type]
     if path.is_dir():
         if movielens_edition(path) is None:
             raise _not_movielens(path)
-        meta = _metadata(items, "movieId")
-        return load_movielens(path, rating_scale=rating_scale, duplicates=policy, item_metadata=meta)
-    edition = movielens_ratings_file(path) if path.is_file() else None
+        return _movielens(path, None, items, scale, policy)
     mapping = columns or ColumnMapping()
-    if edition is not None and mapping == ColumnMapping() and sep is None:
-        meta = _metadata(items, "movieId")
-        return load_movielens(
-            edition.folder, ratings_file=path, rating_scale=rating_scale, duplicates=policy, item_metadata=meta
-        )
+    edition = _as_movielens_file(path, mapping, sep)
+    if edition is not None:
+        return _movielens(edition.folder, path, items, scale, policy)
     return load_ratings_file(
         path,
         user_col=mapping.user,
@@ -124,21 +110,46 @@ def load_data(
         timestamp_col=mapping.timestamp,
         sep=normalize_sep(sep),
         items=items,
-        rating_scale=rating_scale,
+        rating_scale=scale,
         duplicates=policy,
     )
 
 
-def _metadata(items: str | Path | None, preferred_id: str) -> pd.DataFrame | None:
-    return None if items is None else read_item_metadata(items, preferred_id=preferred_id)
+def _as_movielens_file(path: Path, mapping: ColumnMapping, sep: str | None) -> MovieLensEdition | None:
+    """The edition of a MovieLens ratings file, unless a column mapping or a delimiter says to read it as your own."""
+    if mapping != ColumnMapping() or sep is not None or not path.is_file():
+        return None
+    return movielens_ratings_file(path)
+
+
+def _policy(duplicates: DuplicatePolicy | str) -> DuplicatePolicy:
+    try:
+        return DuplicatePolicy(duplicates)
+    except ValueError:
+        allowed = ", ".join(p.value for p in DuplicatePolicy)
+        raise DataError(f"duplicates={duplicates!r} is not a duplicate policy; use one of {allowed}.") from None
+
+
+def _movielens(
+    folder: Path,
+    ratings_file: Path | None,
+    items: str | Path | None,
+    rating_scale: tuple[float, float] | None,
+    policy: DuplicatePolicy,
+) -> Interactions:
+    """A MovieLens folder (or one ratings file of it), with ``items`` instead of its movies when given."""
+    meta = None if items is None else read_item_metadata(items, preferred_id="movieId")
+    return load_movielens(
+        folder, ratings_file=ratings_file, rating_scale=rating_scale, duplicates=policy, item_metadata=meta
+    )
 
 
 def _not_movielens(folder: Path) -> DataError:
-    files = sorted(p.name for p in folder.iterdir() if p.is_file())
-    data_files = [n for n in files if n.lower().endswith((".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz"))]
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
         if movielens_edition(child) is not None:
             return DataError(f"{folder} is not a MovieLens folder, but {child} is; pass data={str(child)!r}.")
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    data_files = [n for n in files if n.lower().endswith((".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz"))]
     hint = f" To load your own file, pass it: data={str(folder / data_files[0])!r}." if data_files else ""
     shown = files[:10] + (["..."] if len(files) > 10 else [])
     return DataError(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 __all__ = ["BUILT_IN", "DEFAULT_BASE_URL", "DatasetInfo"]
 
@@ -70,12 +70,19 @@ class DatasetInfo:
         return out
 
 
-def _movielens(name: str, *, folder: str | None = None, **fields: Any) -> DatasetInfo:
-    return DatasetInfo(name=name, url=f"{DEFAULT_BASE_URL}/{name}.zip", folder=folder or name, **fields)
+def _movielens(name: str, *, folder: str | None = None, published_md5: bool = False, **fields: Any) -> DatasetInfo:
+    # only a dataset with no checksum recorded anywhere else is checked against GroupLens's own .md5
+    url = f"{DEFAULT_BASE_URL}/{name}.zip"
+    return DatasetInfo(name=name, url=url, folder=folder or name, published_md5=published_md5, **fields)
 
 
-_CSV = {"ratings_file": "ratings.csv", "items_file": "movies.csv"}
-_DAT = {"ratings_file": "ratings.dat", "items_file": "movies.dat"}
+class _Files(TypedDict):
+    ratings_file: str
+    items_file: str
+
+
+_CSV = _Files(ratings_file="ratings.csv", items_file="movies.csv")
+_DAT = _Files(ratings_file="ratings.dat", items_file="movies.dat")
 _HALF_STARS = (0.5, 5.0)
 _WHOLE_STARS = (1.0, 5.0)
 
@@ -96,7 +103,6 @@ BUILT_IN: dict[str, DatasetInfo] = {
             sha256="696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
             # The .md5 changes with every edition GroupLens generates; the sha256 pins the 2018 one.
             md5=None,
-            published_md5=False,
             description="Small development sample of the latest MovieLens (2018 edition); may change over time.",
             license=(
                 "GroupLens usage license: research use only, no commercial use, redistribution only under the "
@@ -115,7 +121,6 @@ BUILT_IN: dict[str, DatasetInfo] = {
             zip_size=4_924_029,
             sha256="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
             md5="0e33842e24a9c977be4e0107933c0723",
-            published_md5=False,
             description="MovieLens 100K (1998): 1-5 stars, user demographics, predefined u1-u5/ua/ub splits.",
         ),
         _movielens(
@@ -129,7 +134,6 @@ BUILT_IN: dict[str, DatasetInfo] = {
             zip_size=5_917_549,
             sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
             md5="c4d9eecfca2ab87c1945afe126590906",
-            published_md5=False,
             description="MovieLens 1M (2003): 1-5 stars from users who joined in 2000, with demographics.",
         ),
         _movielens(
@@ -144,7 +148,6 @@ BUILT_IN: dict[str, DatasetInfo] = {
             zip_size=None,
             sha256=None,  # none recorded independently; the GroupLens md5 below is checked
             md5="ce571fd55effeba0271552578f2648bd",
-            published_md5=False,
             description="MovieLens 10M (2009): half stars and tags; unzips to ml-10M100K/.",
         ),
         _movielens(
@@ -158,7 +161,6 @@ BUILT_IN: dict[str, DatasetInfo] = {
             zip_size=198_702_078,
             sha256="96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
             md5="cd245b17a1ae2cc31bb14903e1204af3",
-            published_md5=False,
             description="MovieLens 20M (2015, stable benchmark): half stars, tags, tag genome.",
         ),
         _movielens(
@@ -172,7 +174,6 @@ BUILT_IN: dict[str, DatasetInfo] = {
             zip_size=261_978_986,
             sha256="8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
             md5="6b51fb2759a8657d3bfcbfc42b592ada",
-            published_md5=False,
             description="MovieLens 25M (2019, stable benchmark): half stars, tags, tag genome.",
         ),
         _movielens(

@@ -1,4 +1,4 @@
-"""A look at a file before it is parsed: does it exist, is it compressed, is it UTF-8, what is its header.
+"""A look at a file before it is parsed: is it there, compressed, UTF-8; its header, delimiter and column types.
 
 Only the first 64 KiB are read here (the UTF-8 scan reads on in blocks when asked), so these
 checks cost nothing next to parsing; their :class:`~embrec.errors.DataError` messages name the
@@ -10,14 +10,17 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from embrec.errors import DataError
 
 __all__ = [
+    "DICT_STRING",
     "SAMPLE_BYTES",
     "Header",
     "base_suffix",
@@ -25,6 +28,7 @@ __all__ = [
     "compression_of",
     "describe_sep",
     "find_invalid_utf8",
+    "guess_types",
     "normalize_sep",
     "read_head",
     "read_header",
@@ -32,7 +36,10 @@ __all__ = [
 ]
 
 SAMPLE_BYTES = 1 << 16
+#: How text ids are read: dictionary-encoded, each distinct id stored once.
+DICT_STRING = pa.dictionary(pa.int32(), pa.string())
 _CANDIDATE_SEPS = (",", "\t", ";", "|")
+_SEP_BY_SUFFIX = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _COMPRESSED = {".gz", ".bz2", ".zst", ".lz4"}
 
 
@@ -187,29 +194,73 @@ def _sniff_sep(lines: list[str]) -> str | None:
 
 def read_header(path: Path, sep: str | None) -> Header:
     """The header fields and delimiter of a text file: ``sep`` if given, else by extension, else sniffed."""
+    lines = _sample_lines(path)
+    if sep is None:
+        sep = _SEP_BY_SUFFIX.get(base_suffix(path)) or _sniff_sep(lines) or ","
+    fields = [f.strip() for f in next(csv.reader([lines[0]], delimiter=sep))]
+    other = _sniff_sep(lines) if len(fields) == 1 else None
+    if other is not None and other != sep:
+        raise DataError(
+            f"{path}: reading it as {describe_sep(sep)}-separated gives one column ({lines[0][:60]!r}), but "
+            f"it looks like it is separated by {describe_sep(other)} — pass sep={other!r}."
+        )
+    return Header(fields, sep)
+
+
+def _sample_lines(path: Path) -> list[str]:
+    """Up to 20 whole, non-blank lines from the start of the file."""
     sample = read_head(path)
-    text = _decode_sample(path, sample)
-    lines = text.splitlines()
+    lines = _decode_sample(path, sample).splitlines()
     if len(sample) == SAMPLE_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line of the sample may be cut short
-    lines = lines[:20]
-    lines = [ln for ln in lines if ln.strip()]
+    lines = [ln for ln in lines[:20] if ln.strip()]
     if not lines:
         raise DataError(f"{path}: holds only blank lines; give a file with a header and data rows.")
-    if sep is None:
-        suffix = base_suffix(path)
-        if suffix == ".csv":
-            sep = ","
-        elif suffix in (".tsv", ".tab"):
-            sep = "\t"
-        else:
-            sep = _sniff_sep(lines) or ","
-    fields = [f.strip() for f in next(csv.reader([lines[0]], delimiter=sep))]
-    if len(fields) == 1:
-        other = _sniff_sep(lines)
-        if other is not None and other != sep:
-            raise DataError(
-                f"{path}: reading it as {describe_sep(sep)}-separated gives one column ({lines[0][:60]!r}), but "
-                f"it looks like it is separated by {describe_sep(other)} — pass sep={other!r}."
-            )
-    return Header(fields, sep)
+    return lines
+
+
+# --------------------------------------------------------------------------- column types
+def guess_types(path: Path, sep: str, include: list[str], roles: Mapping[str, str]) -> dict[str, pa.DataType]:
+    """Column types from the first rows: ``int32`` ids, ``float32`` ratings, ``int64`` timestamps."""
+    sample = read_head(path)
+    cut = sample.rfind(b"\n")
+    if cut > 0 and len(sample) == SAMPLE_BYTES:
+        sample = sample[: cut + 1]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(sample),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(include_columns=include),
+        )
+    except (pa.ArrowException, OSError):
+        return {}  # the full read reports the problem with its line number
+    types = {name: _TYPE_OF[roles[name]](table.schema.field(name).type) for name in include if roles[name] in _TYPE_OF}
+    return {name: typ for name, typ in types.items() if typ is not None}
+
+
+# the type to read a column of a role as, from the type of its first rows; None: pyarrow's own guess
+def _id_type(sampled: pa.DataType) -> pa.DataType | None:
+    if pa.types.is_integer(sampled):
+        return pa.int32()
+    return DICT_STRING if pa.types.is_string(sampled) or pa.types.is_binary(sampled) else None
+
+
+def _rating_type(sampled: pa.DataType) -> pa.DataType | None:
+    numeric = pa.types.is_integer(sampled) or pa.types.is_floating(sampled) or pa.types.is_null(sampled)
+    return pa.float32() if numeric else pa.string()
+
+
+def _timestamp_type(sampled: pa.DataType) -> pa.DataType | None:
+    if pa.types.is_integer(sampled):
+        return pa.int64()
+    if pa.types.is_floating(sampled):
+        return pa.float64()
+    return None if pa.types.is_null(sampled) else pa.string()
+
+
+_TYPE_OF: dict[str, Callable[[pa.DataType], pa.DataType | None]] = {
+    "id": _id_type,
+    "rating": _rating_type,
+    "timestamp": _timestamp_type,
+}

@@ -145,6 +145,12 @@ def _read_meta(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: cannot be read ({exc}); {_REWRITE}.") from None
     if not isinstance(meta, dict):
         raise DataError(f"{path}: holds {type(meta).__name__}, not a JSON object describing a split; {_REWRITE}.")
+    _check_fields(path, meta)
+    return meta
+
+
+def _check_fields(path: Path, meta: dict[str, Any]) -> None:
+    """A known method, every required key, and every key of its type."""
     allowed = ", ".join(m.value for m in SplitMethod)
     if meta.get("method") not in {m.value for m in SplitMethod}:
         raise DataError(f"{path}: method {meta.get('method')!r} is not a split method ({allowed}); {_REWRITE}.")
@@ -154,7 +160,6 @@ def _read_meta(path: Path) -> dict[str, Any]:
     for key, kinds in {**_REQUIRED, **_OPTIONAL}.items():
         if key in meta:
             _check_type(path, key, meta[key], kinds)
-    return meta
 
 
 def _check_type(path: Path, key: str, value: Any, kinds: tuple[type, ...]) -> None:

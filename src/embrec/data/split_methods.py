@@ -48,38 +48,47 @@ def _parse_cutoff(value: Any) -> int:
     """
     if isinstance(value, bool):
         raise SplitError(f"cutoff {value!r} is not a time; give Unix seconds or an ISO date such as 2015-01-01.")
-    seconds: float
-    if isinstance(value, numbers.Real):
-        seconds = float(value)
-    elif isinstance(value, dt.datetime):
-        stamp = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        seconds = stamp.timestamp()
-    elif isinstance(value, dt.date):
-        seconds = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                stamp = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise SplitError(
-                    f"cutoff {value!r} is neither Unix seconds nor an ISO date; give e.g. 1420070400 or "
-                    "2015-01-01 (or 2015-01-01T12:00:00, read as UTC unless it has an offset)."
-                ) from None
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=dt.UTC)
-            seconds = stamp.timestamp()
-    else:
-        raise SplitError(
-            f"cutoff {value!r} of type {type(value).__name__} is not a time; give Unix seconds or an ISO date string."
-        )
+    seconds = _seconds_of(value)
     if not math.isfinite(seconds) or abs(seconds) >= 2.0**62:
         raise SplitError(
             f"cutoff {value!r} is not a finite time in range; give Unix seconds or an ISO date such as 2015-01-01."
         )
     return int(math.ceil(seconds))
+
+
+def _seconds_of(value: Any) -> float:
+    """Unix seconds of a number, a date or datetime (naive ones read as UTC), or their text."""
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return _as_utc(value).timestamp()
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
+    if isinstance(value, str):
+        return _text_seconds(value)
+    raise SplitError(
+        f"cutoff {value!r} of type {type(value).__name__} is not a time; give Unix seconds or an ISO date string."
+    )
+
+
+def _text_seconds(value: str) -> float:
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise SplitError(
+            f"cutoff {value!r} is neither Unix seconds nor an ISO date; give e.g. 1420070400 or "
+            "2015-01-01 (or 2015-01-01T12:00:00, read as UTC unless it has an offset)."
+        ) from None
+    return _as_utc(stamp).timestamp()
+
+
+def _as_utc(stamp: dt.datetime) -> dt.datetime:
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
 
 
 def _need_timestamps(data: Interactions, method: str) -> np.ndarray:

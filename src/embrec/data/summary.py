@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import numpy as np
 
 from embrec.data.interactions import Interactions
+from embrec.data.split_methods import utc_iso
 
 __all__ = ["summarize", "count_stats"]
 
@@ -41,10 +41,6 @@ def _histogram(ratings: np.ndarray) -> dict[Any, int]:
         f"[{lo:g}, {hi:g}{']' if i == _HIST_BINS - 1 else ')'}": int(c)
         for i, (lo, hi, c) in enumerate(zip(edges[:-1], edges[1:], hist))
     }
-
-
-def _iso(seconds: int) -> str:
-    return dt.datetime.fromtimestamp(int(seconds), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _items_with_metadata(data: Interactions) -> int:
@@ -82,8 +78,8 @@ def summarize(data: Interactions) -> dict[str, Any]:
         "rating_histogram": {} if ratings is None or len(ratings) == 0 else _histogram(ratings),
         "ratings_per_user": count_stats(data.items_per_user()),
         "ratings_per_item": count_stats(data.users_per_item()),
-        "first_timestamp": _iso(timestamps.min()) if has_time else None,  # type: ignore[union-attr]
-        "last_timestamp": _iso(timestamps.max()) if has_time else None,  # type: ignore[union-attr]
+        "first_timestamp": utc_iso(int(timestamps.min())) if has_time else None,  # type: ignore[union-attr]
+        "last_timestamp": utc_iso(int(timestamps.max())) if has_time else None,  # type: ignore[union-attr]
         "n_items_with_metadata": _items_with_metadata(data),
         "metadata_columns": [] if meta is None else [str(c) for c in meta.columns],
     }

@@ -29,13 +29,12 @@ import pyarrow.parquet as pq
 
 from embrec.data.build import DuplicatePolicy, build_interactions
 from embrec.data.interactions import Interactions
-from embrec.data.sniff import SAMPLE_BYTES, compression_of, describe_sep, read_head, utf8_error
+from embrec.data.sniff import DICT_STRING, compression_of, describe_sep, read_head, utf8_error
 from embrec.errors import DataError
 
 __all__ = [
     "CsvSpec",
     "build_from_table",
-    "guess_types",
     "is_parquet",
     "open_parquet",
     "read_csv_table",
@@ -49,7 +48,6 @@ _CONVERSION_RE = re.compile(
     r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+): invalid value '(.*)'", re.S
 )
 _INT_RE = re.compile(r"^\s*[-+]?\d+\s*$")
-_DICT_STRING = pa.dictionary(pa.int32(), pa.string())
 # Files below this size are parsed on one thread in 1 MiB blocks: as fast, and without the
 # tens of MB that parallel 16 MiB blocks keep in flight (which dominated peak memory at 1M rows).
 _PARALLEL_FROM_BYTES = 64 << 20
@@ -78,7 +76,7 @@ def _retry_type(current: pa.DataType | None, role: str, value: str) -> pa.DataTy
     if role == "id":
         if current == pa.int32() and _INT_RE.match(value):
             return pa.int64()
-        return _DICT_STRING
+        return DICT_STRING
     return pa.string()
 
 
@@ -159,32 +157,44 @@ def read_csv_table(spec: CsvSpec) -> pa.Table:
                 ),
             )
         except pa.ArrowInvalid as exc:
-            msg = str(exc)
-            conv = _CONVERSION_RE.search(msg)
-            if conv is not None:
-                idx, value = int(conv.group(1)), conv.group(3)
-                if "\ufffd" in value:
-                    raise (utf8_error(spec.path) or _generic(spec, msg)) from None
-                name = spec.names[idx] if idx < len(spec.names) else None
-                if name is None or name not in spec.roles:
-                    raise _generic(spec, msg) from None
-                new = _retry_type(types.get(name), spec.roles[name], value)
-                if new == types.get(name):
-                    raise DataError(
-                        f"{spec.path}, column {spec.labels.get(name, name)!r}: value {value!r} cannot be read; "
-                        "fix the value."
-                    ) from None
-                log.debug("re-reading column %r of %s as %s", name, spec.path, new)
-                types[name] = new
-                continue
-            if "UTF8" in msg or "UTF-8" in msg or "utf8" in msg:
-                raise (utf8_error(spec.path) or _generic(spec, msg)) from None
-            if msg.startswith("CSV parse error") or "Expected" in msg:
-                raise _parse_error(spec, exc) from None
-            raise _generic(spec, msg) from None
+            conversion = _CONVERSION_RE.search(str(exc))
+            retry = _invalid(spec, exc) if conversion is None else _wider_type(spec, types, conversion, str(exc))
+            if isinstance(retry, DataError):
+                raise retry from None
+            name, wider = retry
+            log.debug("re-reading column %r of %s as %s", name, spec.path, wider)
+            types[name] = wider
         except (OSError, pa.ArrowException) as exc:
             raise _generic(spec, str(exc)) from None
     raise _generic(spec, "the column types could not be settled")
+
+
+def _wider_type(
+    spec: CsvSpec, types: Mapping[str, pa.DataType], conversion: re.Match[str], msg: str
+) -> tuple[str, pa.DataType] | DataError:
+    """The column a value did not convert in and the type to read it as next, or the error when there is none."""
+    idx, value = int(conversion.group(1)), conversion.group(3)
+    if "\ufffd" in value:
+        return utf8_error(spec.path) or _generic(spec, msg)
+    name = spec.names[idx] if idx < len(spec.names) else None
+    if name is None or name not in spec.roles:
+        return _generic(spec, msg)
+    wider = _retry_type(types.get(name), spec.roles[name], value)
+    if wider == types.get(name):
+        return DataError(
+            f"{spec.path}, column {spec.labels.get(name, name)!r}: value {value!r} cannot be read; fix the value."
+        )
+    return name, wider
+
+
+def _invalid(spec: CsvSpec, exc: Exception) -> DataError:
+    """What an ArrowInvalid other than a failed conversion says about the file."""
+    msg = str(exc)
+    if "UTF8" in msg or "UTF-8" in msg or "utf8" in msg:
+        return utf8_error(spec.path) or _generic(spec, msg)
+    if msg.startswith("CSV parse error") or "Expected" in msg:
+        return _parse_error(spec, exc)
+    return _generic(spec, msg)
 
 
 def _generic(spec: CsvSpec, msg: str) -> DataError:
@@ -193,45 +203,6 @@ def _generic(spec: CsvSpec, msg: str) -> DataError:
         f"{spec.path}: cannot be read as {describe_sep(spec.sep)}-separated text ({first}); check the file, "
         "the delimiter (sep) and the encoding (UTF-8)."
     )
-
-
-def guess_types(path: Path, sep: str, include: list[str], roles: Mapping[str, str]) -> dict[str, pa.DataType]:
-    """Column types from the first rows: ``int32`` ids, ``float32`` ratings, ``int64`` timestamps."""
-    sample = read_head(path)
-    cut = sample.rfind(b"\n")
-    if cut > 0 and len(sample) == SAMPLE_BYTES:
-        sample = sample[: cut + 1]
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(sample),
-            read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=sep),
-            convert_options=pacsv.ConvertOptions(include_columns=include),
-        )
-    except (pa.ArrowException, OSError):
-        return {}  # the full read reports the problem with its line number
-    types: dict[str, pa.DataType] = {}
-    for name in include:
-        typ = table.schema.field(name).type
-        role = roles[name]
-        if role == "id":
-            if pa.types.is_integer(typ):
-                types[name] = pa.int32()
-            elif pa.types.is_string(typ) or pa.types.is_binary(typ):
-                types[name] = _DICT_STRING
-        elif role == "rating":
-            if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_null(typ):
-                types[name] = pa.float32()
-            else:
-                types[name] = pa.string()
-        elif role == "timestamp":
-            if pa.types.is_integer(typ):
-                types[name] = pa.int64()
-            elif pa.types.is_floating(typ):
-                types[name] = pa.float64()
-            elif not pa.types.is_null(typ):
-                types[name] = pa.string()
-    return types
 
 
 # --------------------------------------------------------------------------- Parquet reading
@@ -306,8 +277,11 @@ def _timestamps_to_seconds(col: pa.ChunkedArray, path: Path, column: str, first_
     if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_dictionary(typ)):
         return col.to_pandas()
     text = col.to_pandas()
-    if pa.types.is_dictionary(typ):
-        text = text.astype(object)
+    return _text_to_seconds(text.astype(object) if pa.types.is_dictionary(typ) else text, path, column, first_line)
+
+
+def _text_to_seconds(text: pd.Series, path: Path, column: str, first_line: int | None) -> Any:
+    """Unix seconds from numbers or ISO date/times stored as text; a DataError naming the first that is neither."""
     numeric = pd.to_numeric(text, errors="coerce")
     if numeric.notna().sum() == text.notna().sum():
         return numeric.to_numpy()  # numbers stored as text; build_interactions checks them

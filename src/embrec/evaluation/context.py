@@ -24,6 +24,8 @@ from embrec.evaluation.genres import genre_matrix
 from embrec.metrics import item_popularity
 
 if TYPE_CHECKING:
+    from embrec.data.interactions import Interactions
+    from embrec.evaluation.rerank import Reranker
     from embrec.models.base import Recommender
 
 __all__ = ["EvaluationContext", "ModelView", "ScoringContext"]
@@ -99,32 +101,11 @@ class EvaluationContext:
             raise DataError(f"split must be a Split (see make_split), got {type(split).__name__}.")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ConfigError(f"k must be a positive integer (the list length), got {k!r}; pass for example k=10.")
-        test = split.test
-        if threshold is not None and (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, numbers.Real)
-            or not math.isfinite(float(threshold))
-        ):
-            raise ConfigError(
-                f"threshold must be a finite rating or None, got {threshold!r}; pass for example threshold=4.0."
-            )
-        used = None if test.ratings is None or threshold is None else float(threshold)
-        keep = np.ones(test.n_ratings, dtype=bool) if used is None else test.ratings >= used
-        n_users, n_items = test.n_users, test.n_items
-        rel = sp.csr_matrix(
-            (np.ones(int(keep.sum()), dtype=np.bool_), (test.users[keep], test.items[keep])), shape=(n_users, n_items)
-        )
-        rel.sum_duplicates()
+        used = _used_threshold(split.test, threshold)
+        rel = _relevance(split.test, used)
         users = np.flatnonzero(np.diff(rel.indptr) > 0).astype(np.int64)
         if users.size == 0:
-            span, lower = "", "a lower threshold"
-            if test.ratings is not None and test.n_ratings:
-                span = f" (they run from {test.ratings.min():g} to {test.ratings.max():g})"
-                lower = f"a lower threshold, such as threshold={test.ratings.max():g},"
-            raise DataError(
-                f"no test user has a relevant item: none of the {test.n_ratings:,} test ratings is >= "
-                f"threshold={used}{span}; pass {lower} or threshold=None to count every test item."
-            )
+            raise _nothing_relevant(split.test, used)
         counts, n_train = item_popularity(split.train.to_csr("ones"))
         return cls(
             split=split,
@@ -222,6 +203,29 @@ class EvaluationContext:
             items = np.where(items >= 0, view.to_split[np.where(items >= 0, items, 0)], -1)
         return items, np.asarray(scores, dtype=np.float64)
 
+    def rerank(
+        self,
+        reranker: Reranker,
+        model: Recommender,
+        view: ModelView,
+        candidates: NDArray[np.int64],
+        scores: NDArray[np.float64],
+    ) -> NDArray[np.int64]:
+        """``reranker``'s top-``k`` lists from ``model``'s ``candidates`` (as from :meth:`rank`) and their scores.
+
+        MMR uses the item vectors of ``view``; the novelty re-ranker the training popularity.
+        """
+        return reranker.apply(
+            model,
+            self.split.train,
+            candidates,
+            scores,
+            self.k,
+            item_vectors=view.vectors,
+            item_user_counts=self.item_user_counts,
+            n_training_users=self.n_training_users,
+        )
+
     def predictions(self, model: Recommender) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         """``(predicted, true)`` ratings of every test pair the model knows, or ``None`` when it
         predicts no ratings, the data has none, or the model knows none of the pairs."""
@@ -242,3 +246,39 @@ class EvaluationContext:
             ]
         )
         return predicted, np.asarray(test.ratings[known], dtype=np.float64)
+
+
+def _used_threshold(test: Interactions, threshold: float | None) -> float | None:
+    """The checked ``threshold``, or ``None`` where every test item is relevant (no threshold, or no ratings)."""
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(float(threshold))
+    ):
+        raise ConfigError(
+            f"threshold must be a finite rating or None, got {threshold!r}; pass for example threshold=4.0."
+        )
+    return None if test.ratings is None or threshold is None else float(threshold)
+
+
+def _relevance(test: Interactions, threshold: float | None) -> sp.csr_matrix:
+    """Boolean ``(n_users, n_items)`` relevance of the test pairs: rating ``>= threshold``, or all of them."""
+    if threshold is None or test.ratings is None:
+        keep = np.ones(test.n_ratings, dtype=bool)
+    else:
+        keep = test.ratings >= threshold
+    rel = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.bool_), (test.users[keep], test.items[keep])),
+        shape=(test.n_users, test.n_items),
+    )
+    rel.sum_duplicates()
+    return rel
+
+
+def _nothing_relevant(test: Interactions, threshold: float | None) -> DataError:
+    span, lower = "", "a lower threshold"
+    if test.ratings is not None and test.n_ratings:
+        span = f" (they run from {test.ratings.min():g} to {test.ratings.max():g})"
+        lower = f"a lower threshold, such as threshold={test.ratings.max():g},"
+    return DataError(
+        f"no test user has a relevant item: none of the {test.n_ratings:,} test ratings is >= "
+        f"threshold={threshold}{span}; pass {lower} or threshold=None to count every test item."
+    )

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from embrec.data.splits import Split
 from embrec.errors import ConfigError, DataError
 from embrec.evaluation.context import EvaluationContext
-from embrec.evaluation.results import EvaluationResult, ModelEvaluation, check_labels
+from embrec.evaluation.results import EvaluationResult, check_labels
 from embrec.evaluation.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 
 __all__ = ["evaluate_lists", "read_recommendations"]
@@ -76,13 +76,7 @@ def read_recommendations(path: str | os.PathLike[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- checks
 def _standard_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with the aliases renamed and the columns checked (the caller's frame is left alone)."""
-    renames: dict[str, str] = {}
-    for name, aliases in _ALIASES.items():
-        if name not in frame.columns:
-            found = [a for a in aliases if a in frame.columns]
-            if found:
-                renames[found[0]] = name
-    out = frame.rename(columns=renames)
+    out = frame.rename(columns=_alias_renames(frame.columns))
     missing = [c for c in ("user", "item", "rank") if c not in out.columns]
     if missing:
         shown = ", ".join(map(str, out.columns)) or "none"
@@ -90,23 +84,40 @@ def _standard_columns(frame: pd.DataFrame) -> pd.DataFrame:
     if len(out) == 0:
         raise DataError(f"recs has no rows; give {_USAGE}.")
     for column in ("rank", "score"):
-        if column not in out.columns:
-            continue
-        values = pd.to_numeric(out[column], errors="coerce")
-        number = values.to_numpy(np.float64)
-        bad = (np.isnan(number) & out[column].notna().to_numpy()) if column == "score" else ~np.isfinite(number)
-        if bad.any():
-            first = _plain(out.loc[bad, column].iloc[0])
-            raise DataError(
-                f"recs has {column} {first!r} (row {_plain(out.index[bad][0])!r}); every {column} must be a "
-                + ("finite number (1 for the first item of a list)." if column == "rank" else "number.")
-            )
-        out[column] = values.astype(np.float64)
+        if column in out.columns:
+            out[column] = _numbers(out[column], allow_empty=column == "score")
     if "model" in out.columns and out["model"].isna().any():
         raise DataError(
             f"recs has an empty model value (row {_plain(out.index[out['model'].isna()][0])!r}); name the list of every row."
         )
     return out
+
+
+def _alias_renames(columns: pd.Index) -> dict[str, str]:
+    """``{alias: name}`` for each standard column that is missing but spelled as one of its aliases."""
+    renames: dict[str, str] = {}
+    for name, aliases in _ALIASES.items():
+        found = [a for a in aliases if a in columns]
+        if name not in columns and found:
+            renames[found[0]] = name
+    return renames
+
+
+def _numbers(column: pd.Series, *, allow_empty: bool) -> pd.Series:
+    """``column`` as float64, or a :class:`DataError` naming its first value that is not a (finite) number.
+
+    With ``allow_empty`` (scores) a missing value is allowed and stays NaN.
+    """
+    values = pd.to_numeric(column, errors="coerce")
+    number = values.to_numpy(np.float64)
+    bad = (np.isnan(number) & column.notna().to_numpy()) if allow_empty else ~np.isfinite(number)
+    if bad.any():
+        first = _plain(column[bad].iloc[0])
+        rule = "number." if allow_empty else "finite number (1 for the first item of a list)."
+        raise DataError(
+            f"recs has {column.name} {first!r} (row {_plain(column.index[bad][0])!r}); every {column.name} must be a {rule}"
+        )
+    return values.astype(np.float64)
 
 
 def _positions(vocabulary: np.ndarray, ids: pd.Series) -> NDArray[np.int64]:
@@ -223,17 +234,38 @@ def evaluate_lists(
             split's data, a list repeats a rank or an item, or no test user has a relevant item.
         ConfigError: a bad ``k``, ``threshold``, ``names`` or bootstrap setting.
     """
-    if isinstance(recs, (str, os.PathLike)):
-        frame = read_recommendations(recs)
-        default = Path(recs).name.split(".")[0] or "lists"
-    elif isinstance(recs, pd.DataFrame):
-        frame, default = recs, "lists"
-    else:
-        raise ConfigError(
-            f"recs must be a DataFrame or the path of a CSV or Parquet file with {_USAGE}, got {type(recs).__name__}."
-        )
+    frame, default = _frame(recs)
     ctx = EvaluationContext.build(split, k=k, threshold=threshold)
     frame = _standard_columns(frame)
+    users, items = _indexes(frame, split)
+    codes, labels = _list_codes(frame, default)
+    _check_unique(frame, codes, labels, users, items)
+    if names is not None:
+        labels = check_labels(names, len(labels), "list")
+    rows = pd.Index(ctx.users).get_indexer(users).astype(np.int64)  # -1: a user who is not evaluated
+    rank = frame["rank"].to_numpy(np.float64)
+    score = frame["score"].to_numpy(np.float64) if "score" in frame.columns else np.full(len(frame), np.nan)
+    scored = []
+    for code, label in enumerate(labels):
+        chosen = (codes == code) & (rows >= 0)
+        lists, scores = _arrays(rows[chosen], items[chosen], rank[chosen], score[chosen], len(ctx.users), ctx.k)
+        scored.append((label, "lists", ctx.scoring(lists), scores))
+    return EvaluationResult.from_context(ctx, scored, level=level, n_resamples=n_resamples, seed=seed)
+
+
+def _frame(recs: object) -> tuple[pd.DataFrame, str]:
+    """The recommendation frame and the default label of its lists (the file's name, or ``"lists"``)."""
+    if isinstance(recs, (str, os.PathLike)):
+        return read_recommendations(recs), Path(recs).name.split(".")[0] or "lists"
+    if isinstance(recs, pd.DataFrame):
+        return recs, "lists"
+    raise ConfigError(
+        f"recs must be a DataFrame or the path of a CSV or Parquet file with {_USAGE}, got {type(recs).__name__}."
+    )
+
+
+def _indexes(frame: pd.DataFrame, split: Split) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The split's user and item index of every row, or a :class:`DataError` naming an unknown id."""
     train = split.train
     users = _positions(train.user_ids, frame["user"])
     if (users < 0).any():
@@ -241,43 +273,12 @@ def evaluate_lists(
     items = _positions(train.item_ids, frame["item"])
     if (items < 0).any():
         raise _unknown("item", frame["item"], items, train.n_items)
-    if "model" in frame.columns:
-        raw_codes, uniques = pd.factorize(frame["model"], sort=False)
-        codes = np.asarray(raw_codes, dtype=np.int64)
-        labels = [str(u) for u in uniques]
-    else:
-        codes, labels = np.zeros(len(frame), dtype=np.int64), [default]
-    _check_unique(frame, codes, labels, users, items)
-    if names is not None:
-        labels = check_labels(names, len(labels), "list")
-    rows = pd.Index(ctx.users).get_indexer(users).astype(np.int64)  # -1: a user who is not evaluated
-    rank = frame["rank"].to_numpy(np.float64)
-    score = frame["score"].to_numpy(np.float64) if "score" in frame.columns else np.full(len(frame), np.nan)
-    results = []
-    for code, label in enumerate(labels):
-        chosen = (codes == code) & (rows >= 0)
-        lists, scores = _arrays(rows[chosen], items[chosen], rank[chosen], score[chosen], len(ctx.users), ctx.k)
-        results.append(
-            ModelEvaluation.from_lists(
-                label,
-                "lists",
-                ctx.scoring(lists),
-                user_ids=ctx.user_ids,
-                scores=scores,
-                level=level,
-                n_resamples=n_resamples,
-                seed=seed,
-            )
-        )
-    return EvaluationResult(
-        models=results,
-        k=ctx.k,
-        threshold=ctx.threshold,
-        user_ids=ctx.user_ids,
-        item_ids=ctx.item_ids,
-        rerank=None,
-        split=split.summary(),
-        level=level,
-        n_resamples=n_resamples,
-        seed=seed,
-    )
+    return users, items
+
+
+def _list_codes(frame: pd.DataFrame, default: str) -> tuple[NDArray[np.int64], list[str]]:
+    """Which list each row belongs to (an index into the labels), and the labels of the lists."""
+    if "model" not in frame.columns:
+        return np.zeros(len(frame), dtype=np.int64), [default]
+    raw_codes, uniques = pd.factorize(frame["model"], sort=False)
+    return np.asarray(raw_codes, dtype=np.int64), [str(u) for u in uniques]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,36 +23,55 @@ from embrec.atomic import write_text
 from embrec.errors import ConfigError, EmbrecError
 from embrec.evaluation.catalog import (
     LIST_METRICS,
-    METRICS,
     PER_USER_METRICS,
     check_metric_names,
     list_figures,
     per_user_table,
 )
 from embrec.evaluation.context import ScoringContext
+from embrec.evaluation.markdown import result_markdown
 from embrec.evaluation.stats import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     ConfidenceInterval,
     bootstrap_ci,
-    format_interval,
     paired_comparison,
 )
 
 if TYPE_CHECKING:
+    from embrec.evaluation.context import EvaluationContext
     from embrec.evaluation.rerank import Reranker
 
 __all__ = ["ModelEvaluation", "EvaluationResult", "check_labels"]
+
+#: The columns of :meth:`EvaluationResult.compare`, in order.
+_COMPARISON_COLUMNS = (
+    "model",
+    "baseline",
+    "metric",
+    "n",
+    "mean_baseline",
+    "mean_model",
+    "difference",
+    "low",
+    "high",
+    "p_bootstrap",
+    "p_wilcoxon",
+)
 
 
 def _jsonable(value: Any) -> Any:
     """Plain JSON values: NaN and infinity become ``null``, numpy scalars Python numbers."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
+    return _json_scalar(value)
+
+
+def _json_scalar(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -164,6 +183,49 @@ class EvaluationResult:
     seed: int = 0
     _comparisons: dict[tuple[str, tuple[str, ...]], pd.DataFrame] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def from_context(
+        cls,
+        ctx: EvaluationContext,
+        scored: Iterable[tuple[str, str, ScoringContext, NDArray[np.float64]]],
+        *,
+        rerank: Reranker | None = None,
+        level: float = DEFAULT_LEVEL,
+        n_resamples: int = DEFAULT_RESAMPLES,
+        seed: int = 0,
+    ) -> EvaluationResult:
+        """Score each ``(label, model, lists, scores)`` of ``scored`` on the users of ``ctx``.
+
+        ``lists`` is a :class:`ScoringContext` of ``ctx`` and ``scores`` the model's scores of its
+        lists; each becomes a :class:`ModelEvaluation` with the same bootstrap settings. ``scored``
+        is consumed one entry at a time, so a generator keeps one set of lists in memory.
+        """
+        models = [
+            ModelEvaluation.from_lists(
+                label,
+                model,
+                lists,
+                user_ids=ctx.user_ids,
+                scores=scores,
+                level=level,
+                n_resamples=n_resamples,
+                seed=seed,
+            )
+            for label, model, lists, scores in scored
+        ]
+        return cls(
+            models=models,
+            k=ctx.k,
+            threshold=ctx.threshold,
+            user_ids=ctx.user_ids,
+            item_ids=ctx.item_ids,
+            rerank=rerank,
+            split=ctx.split.summary(),
+            level=level,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+
     # ------------------------------------------------------------------ lookups
     def __getitem__(self, label: str | int) -> ModelEvaluation:
         if isinstance(label, int):
@@ -200,36 +262,10 @@ class EvaluationResult:
                 b = other.per_user[metric].to_numpy(dtype=np.float64)
                 if np.isnan(a).all() or np.isnan(b).all():
                     continue
-                cmp = paired_comparison(a, b, level=self.level, n_resamples=self.n_resamples, seed=self.seed)
-                rows.append(
-                    {
-                        "model": other.label,
-                        "baseline": base.label,
-                        "metric": metric,
-                        "n": cmp.n,
-                        "mean_baseline": cmp.mean_a,
-                        "mean_model": cmp.mean_b,
-                        "difference": cmp.difference,
-                        "low": cmp.low,
-                        "high": cmp.high,
-                        "p_bootstrap": cmp.p_bootstrap,
-                        "p_wilcoxon": cmp.p_wilcoxon,
-                    }
-                )
-        columns = [
-            "model",
-            "baseline",
-            "metric",
-            "n",
-            "mean_baseline",
-            "mean_model",
-            "difference",
-            "low",
-            "high",
-            "p_bootstrap",
-            "p_wilcoxon",
-        ]
-        frame = pd.DataFrame(rows, columns=columns)
+                c = paired_comparison(a, b, level=self.level, n_resamples=self.n_resamples, seed=self.seed)
+                stats = (c.n, c.mean_a, c.mean_b, c.difference, c.low, c.high, c.p_bootstrap, c.p_wilcoxon)
+                rows.append((other.label, base.label, metric, *stats))
+        frame = pd.DataFrame(rows, columns=list(_COMPARISON_COLUMNS))
         self._comparisons[key] = frame
         return frame.copy()
 
@@ -290,49 +326,7 @@ class EvaluationResult:
     def to_markdown(self, *, digits: int = 4) -> str:
         """A Markdown report: metrics as rows, models as columns, ``mean [lo, hi]`` per cell, then
         the paired comparisons against the first model when there are several."""
-        pct = f"{self.level:.0%}"
-        rel = "every test item" if self.threshold is None else f"test rating >= {self.threshold:g}"
-        lines = [
-            f"# Evaluation at k = {self.k}",
-            "",
-            f"{len(self.user_ids):,} users with at least one relevant test item (relevant: {rel}); "
-            f"{pct} bootstrap intervals ({self.n_resamples} resamples, seed {self.seed})"
-            + (f"; re-ranked with {self.rerank}" if self.rerank is not None else "")
-            + ".",
-            "",
-        ]
-        labels = [_md(m.label) for m in self.models]
-        lines.append("| metric | " + " | ".join(labels) + " |")
-        lines.append("|---|" + "---|" * len(labels))
-        for kind in ("per_user", "list"):  # intervals first, then the list figures
-            for metric in (m for m in METRICS if m.kind == kind):
-                if kind == "per_user":
-                    cells = [
-                        format_interval(ci.mean, ci.low, ci.high, digits)
-                        for ci in (m.summary[metric.name] for m in self.models)
-                    ]
-                else:
-                    values = [m.lists.get(metric.name, float("nan")) for m in self.models]
-                    cells = [f"{v:.{digits}f}" if math.isfinite(v) else "-" for v in values]
-                if all(c == "-" for c in cells):
-                    continue
-                lines.append(f"| {metric.name} ({metric.description}) | " + " | ".join(cells) + " |")
-        if len(self.models) > 1:
-            cmp = self.compare()
-            lines += [
-                "",
-                f"## Paired comparison against {_md(self.models[0].label)}",
-                "",
-                "| model | metric | difference | p (bootstrap) | p (Wilcoxon) |",
-                "|---|---|---|---|---|",
-            ]
-            for row in cmp.itertuples(index=False):
-                lines.append(
-                    f"| {_md(str(row.model))} | {row.metric} | "
-                    f"{format_interval(row.difference, row.low, row.high, digits)} | "
-                    f"{_p(row.p_bootstrap)} | {_p(row.p_wilcoxon)} |"
-                )
-        return "\n".join(lines) + "\n"
+        return result_markdown(self, digits=digits)
 
     def write_json(self, path: str | Path) -> Path:
         """Write :meth:`to_json` to ``path`` atomically."""
@@ -358,16 +352,6 @@ class EvaluationResult:
     def write_recommendations(self, path: str | Path, label: str | int | None = None) -> Path:
         """Write :meth:`recommendations` as CSV to ``path`` atomically."""
         return write_text(path, self.recommendations(label).to_csv(index=False))
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _p(value: float) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _file_names(models: Sequence[ModelEvaluation]) -> list[str]:

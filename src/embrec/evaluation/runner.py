@@ -20,7 +20,7 @@ predicts ratings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,7 +28,8 @@ from numpy.typing import NDArray
 from embrec.data.splits import Split
 from embrec.errors import ConfigError
 from embrec.evaluation.catalog import LIST_METRICS, PER_USER_METRICS
-from embrec.evaluation.context import EvaluationContext
+from embrec.evaluation.context import EvaluationContext, ModelView, ScoringContext
+from embrec.evaluation.labels import unique_labels
 from embrec.evaluation.rerank import Reranker, parse_reranker
 from embrec.evaluation.results import EvaluationResult, ModelEvaluation, check_labels
 from embrec.evaluation.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES
@@ -46,14 +47,7 @@ __all__ = [
 def _labels(models: Sequence[Recommender], names: Sequence[str] | None) -> list[str]:
     if names is not None:
         return check_labels(names, len(models), "model")
-    labels: list[str] = []
-    for m in models:
-        base = str(getattr(m, "name", type(m).__name__))
-        label, n = base, 2
-        while label in labels:
-            label, n = f"{base}#{n}", n + 1
-        labels.append(label)
-    return labels
+    return unique_labels(str(getattr(m, "name", type(m).__name__)) for m in models)
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -113,49 +107,40 @@ def evaluate(
     if reranker is not None and not isinstance(reranker, Reranker):
         raise ConfigError(f"rerank must be a Reranker or text such as 'mmr:0.3', got {type(reranker).__name__}.")
     ctx = EvaluationContext.build(split, k=k, threshold=threshold)
-    results = []
-    for label, model in zip(labels, model_list, strict=True):
-        view = ctx.align(model)
-        if reranker is None:
-            recs, scores = ctx.rank(model, ctx.k, view)
-        else:
-            cand, cand_scores = ctx.rank(model, max(ctx.k, reranker.candidates), view)
-            recs = reranker.apply(
-                model,
-                split.train,
-                cand,
-                cand_scores,
-                ctx.k,
-                item_vectors=view.vectors,
-                item_user_counts=ctx.item_user_counts,
-                n_training_users=ctx.n_training_users,
-            )
-            scores = _scores_of(recs, cand, cand_scores)
-        scoring = ctx.scoring(recs, item_vectors=view.vectors, predictions=ctx.predictions(model))
-        results.append(
-            ModelEvaluation.from_lists(
-                label,
-                str(model.name),
-                scoring,
-                user_ids=ctx.user_ids,
-                scores=scores,
-                level=level,
-                n_resamples=n_resamples,
-                seed=seed,
-            )
-        )
-    return EvaluationResult(
-        models=results,
-        k=ctx.k,
-        threshold=ctx.threshold,
-        user_ids=ctx.user_ids,
-        item_ids=ctx.item_ids,
+    return EvaluationResult.from_context(
+        ctx,
+        _score_models(ctx, labels, model_list, reranker),
         rerank=reranker,
-        split=split.summary(),
         level=level,
         n_resamples=n_resamples,
         seed=seed,
     )
+
+
+def _score_models(
+    ctx: EvaluationContext, labels: Sequence[str], models: Sequence[Recommender], reranker: Reranker | None
+) -> Iterator[tuple[str, str, ScoringContext, NDArray[np.float64]]]:
+    """Each model's label, name, top-``k`` lists (re-ranked if asked) with what they are scored on, and scores."""
+    for label, model in zip(labels, models, strict=True):
+        view = ctx.align(model)
+        recs, scores = _top_k(ctx, model, view, reranker)
+        yield (
+            label,
+            str(model.name),
+            ctx.scoring(recs, item_vectors=view.vectors, predictions=ctx.predictions(model)),
+            scores,
+        )
+
+
+def _top_k(
+    ctx: EvaluationContext, model: Recommender, view: ModelView, reranker: Reranker | None
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """``model``'s top-``k`` items of every evaluated user, re-ranked by ``reranker`` if given, and their scores."""
+    if reranker is None:
+        return ctx.rank(model, ctx.k, view)
+    cand, cand_scores = ctx.rank(model, max(ctx.k, reranker.candidates), view)
+    recs = ctx.rerank(reranker, model, view, cand, cand_scores)
+    return recs, _scores_of(recs, cand, cand_scores)
 
 
 def _scores_of(recs: NDArray[np.int64], cand: NDArray[np.int64], scores: NDArray[np.float64]) -> NDArray[np.float64]:

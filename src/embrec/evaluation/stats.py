@@ -35,6 +35,8 @@ __all__ = [
     "PairedComparison",
     "bootstrap_ci",
     "bootstrap_means",
+    "format_interval",
+    "format_p_value",
     "paired_bootstrap",
     "paired_comparison",
     "wilcoxon_p",
@@ -108,6 +110,13 @@ def format_interval(mean: float, low: float, high: float, digits: int = 4) -> st
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def format_p_value(value: float) -> str:
+    """A p-value with three decimals, ``< 0.001`` below that; ``-`` when undefined."""
+    if not math.isfinite(value):
+        return "-"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 # --------------------------------------------------------------------------- checks

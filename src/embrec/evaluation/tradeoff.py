@@ -63,17 +63,7 @@ def sweep(
     cand, scores = ctx.rank(model, width, view)
     rows = []
     for reranker in rerankers:
-        recs = reranker.apply(
-            model,
-            split.train,
-            cand,
-            scores,
-            ctx.k,
-            item_vectors=view.vectors,
-            item_user_counts=ctx.item_user_counts,
-            n_training_users=ctx.n_training_users,
-        )
-        scoring = ctx.scoring(recs, item_vectors=view.vectors)
+        scoring = ctx.scoring(ctx.rerank(reranker, model, view, cand, scores), item_vectors=view.vectors)
         table = per_user_table(scoring, ctx.user_ids)
         figures = list_figures(scoring)
         row: dict[str, float] = {"lambda": reranker.lam}

@@ -2,8 +2,10 @@
 
 * :mod:`~embrec.metrics.accuracy`: RMSE and MAE of predicted ratings.
 * :mod:`~embrec.metrics.ranking`: precision, recall, NDCG, AP/MAP, RR/MRR and hit rate at k.
-* :mod:`~embrec.metrics.beyond`: diversity, novelty, popularity, coverage, Gini, personalization,
+* :mod:`~embrec.metrics.diversity`: intra-list diversity (and the exercise's scaled variant),
   serendipity.
+* :mod:`~embrec.metrics.popularity`: novelty, popularity (ARP), mean item rating, EPC.
+* :mod:`~embrec.metrics.coverage`: catalogue coverage, Gini index of exposure, personalization.
 
 Recommendation lists are ``(n_users, k)`` integer arrays of item indexes padded with ``-1``;
 truth is a scipy sparse ``(n_users, n_items)`` matrix with rows aligned to the lists. Per-user
@@ -11,72 +13,17 @@ functions return one float per user (NaN where undefined); :func:`mean_over_user
 Formulas, references and conventions: ``docs/metrics.md``.
 """
 
-from embrec.metrics.accuracy import mae, rmse
-from embrec.metrics.beyond import (
-    DistanceMetric,
-    average_popularity,
-    average_recommendation_popularity,
-    catalog_coverage,
-    exercise_diversity,
-    expected_popularity_complement,
-    gini_index,
-    intra_list_diversity,
-    item_exposure,
-    item_mean_ratings,
-    item_popularity,
-    mean_item_rating,
-    novelty,
-    personalization,
-    serendipity,
-)
-from embrec.metrics.ranking import (
-    average_precision,
-    hit,
-    hit_matrix,
-    hit_rate,
-    mean_average_precision,
-    mean_over_users,
-    mean_reciprocal_rank,
-    ndcg,
-    precision,
-    ranking_report,
-    recall,
-    reciprocal_rank,
-    relevant_items,
-)
+# Each module's __all__ is its public API; the package re-exports exactly those names.
+from embrec.metrics import accuracy, coverage, diversity, popularity, ranking
+from embrec.metrics.accuracy import *  # noqa: F403
+from embrec.metrics.coverage import *  # noqa: F403
+from embrec.metrics.diversity import *  # noqa: F403
+from embrec.metrics.popularity import *  # noqa: F403
+from embrec.metrics.ranking import *  # noqa: F403
 
-__all__ = [
-    # accuracy
-    "rmse",
-    "mae",
-    # ranking
-    "relevant_items",
-    "hit_matrix",
-    "precision",
-    "recall",
-    "ndcg",
-    "average_precision",
-    "reciprocal_rank",
-    "hit",
-    "mean_average_precision",
-    "mean_reciprocal_rank",
-    "hit_rate",
-    "ranking_report",
-    "mean_over_users",
-    # beyond accuracy
-    "DistanceMetric",
-    "item_popularity",
-    "item_mean_ratings",
-    "item_exposure",
-    "intra_list_diversity",
-    "exercise_diversity",
-    "novelty",
-    "average_popularity",
-    "average_recommendation_popularity",
-    "mean_item_rating",
-    "expected_popularity_complement",
-    "catalog_coverage",
-    "gini_index",
-    "personalization",
-    "serendipity",
-]
+__all__: list[str] = []
+__all__ += accuracy.__all__
+__all__ += ranking.__all__
+__all__ += diversity.__all__
+__all__ += popularity.__all__
+__all__ += coverage.__all__

@@ -58,12 +58,9 @@ def rmse(pred: ArrayLike, truth: ArrayLike) -> float:
 def mae(pred: ArrayLike, truth: ArrayLike) -> float:
     """Mean absolute error: ``MAE = (1/N) sum_n |pred_n - truth_n|``.
 
-    Reference: Herlocker, Konstan, Terveen & Riedl, "Evaluating collaborative filtering
-    recommender systems", ACM TOIS 22(1), 2004.
+    Reference: Herlocker et al., ACM TOIS 22(1), 2004 (see :func:`rmse`).
 
-    Args:
-        pred: predicted ratings, one per test pair.
-        truth: true ratings of the same pairs, in the same order.
+    Args: as :func:`rmse`.
 
     Returns:
         The MAE in rating units (stars).

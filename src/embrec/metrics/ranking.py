@@ -1,7 +1,7 @@
 """Top-k ranking metrics: precision, recall, NDCG, average precision, reciprocal rank, hit.
 
 Every function here is a pure function of recommendation lists and truth, vectorised over users
-(no Python loop per user), and shares these conventions with :mod:`embrec.metrics.beyond`:
+(no Python loop per user), and shares these conventions with the other metric modules:
 
 * ``recs`` is a 2-D integer array of shape ``(n_users, k)`` holding item indexes in rank order,
   padded at the end with ``-1`` where a list is shorter than ``k``. An item may appear at most
@@ -26,10 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from embrec.errors import ConfigError, DataError
+from embrec.errors import DataError
+from embrec.metrics._common import FloatArray, _check_recs, _hits, _log_discounts, mean_over_users, relevant_items
 
 __all__ = [
     "relevant_items",
@@ -47,132 +47,6 @@ __all__ = [
     "mean_over_users",
 ]
 
-FloatArray = NDArray[np.float64]
-
-
-# --------------------------------------------------------------------------- shared checks
-def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"k must be a positive integer (the list cut-off), got {k!r}; pass for example k=10.")
-    return int(k)
-
-
-def _check_recs(recs: ArrayLike, n_items: int | None, *, k: int | None = None) -> NDArray[np.int64]:
-    """Validate recommendation lists and return them as ``int64`` of width exactly ``k``.
-
-    ``n_items=None`` skips the upper bound check (for metrics that know no catalogue size).
-    """
-    arr = np.asarray(recs)
-    if arr.ndim != 2:
-        raise DataError(
-            f"recs must be a 2-D array (n_users, k) of item indexes, got shape {arr.shape}; "
-            "wrap a single list as recs[None, :]."
-        )
-    if arr.dtype.kind not in "iu":
-        raise DataError(
-            f"recs must hold integer item indexes (padding -1), got dtype {arr.dtype}; "
-            "convert with recs.astype(np.int64) after replacing missing entries by -1."
-        )
-    arr = arr.astype(np.int64, copy=False)
-    if k is not None:
-        k = _check_k(k)
-        if k <= arr.shape[1]:
-            arr = arr[:, :k]
-        else:
-            pad = np.full((arr.shape[0], k - arr.shape[1]), -1, dtype=np.int64)
-            arr = np.concatenate([arr, pad], axis=1)
-    if arr.shape[1] == 0:
-        raise DataError("recs has no columns (k = 0); give lists of at least one item, or pass k >= 1.")
-    bad = arr < -1
-    if n_items is not None:
-        bad |= arr >= n_items
-    if bad.any():
-        u, j = (int(x[0]) for x in np.nonzero(bad))
-        allowed = f"0..{n_items - 1}" if n_items is not None else "0 or more"
-        raise DataError(
-            f"recs[{u}, {j}] = {int(arr[u, j])} is not an item index ({int(bad.sum()):,} bad entries); "
-            f"allowed are item indexes {allowed} and -1 for padding."
-        )
-    valid = arr >= 0
-    gap = valid[:, 1:] & ~valid[:, :-1]
-    if gap.any():
-        u = int(np.nonzero(gap.any(axis=1))[0][0])
-        raise DataError(
-            f"recs row {u} has an item after -1 padding ({arr[u].tolist()}); "
-            "padding must come after the last recommended item."
-        )
-    srt = np.sort(arr, axis=1)
-    dup = (srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] >= 0)
-    if dup.any():
-        u = int(np.nonzero(dup.any(axis=1))[0][0])
-        item = int(srt[u, 1:][dup[u]][0])
-        raise DataError(
-            f"recs row {u} lists item {item} more than once; each item may appear once per list "
-            "(deduplicate the recommender's output)."
-        )
-    return arr
-
-
-def _canonical_csr(matrix: Any, *, name: str) -> sp.csr_matrix:
-    """A sorted, duplicate-free CSR copy of a sparse matrix; duplicated entries are an error."""
-    if not sp.issparse(matrix):
-        raise DataError(
-            f"{name} must be a scipy sparse matrix (n_users x n_items), got {type(matrix).__name__}; "
-            "build one with scipy.sparse.csr_matrix((values, (user_idx, item_idx)), shape=...)."
-        )
-    out = sp.csr_matrix(matrix, copy=True)
-    if out.dtype.kind == "f" and not np.all(np.isfinite(out.data)):
-        raise DataError(
-            f"{name} holds {int((~np.isfinite(out.data)).sum()):,} NaN or infinite values; drop them first."
-        )
-    if not out.has_sorted_indices:
-        out.sort_indices()
-    same = (out.indices[1:] == out.indices[:-1]) & (np.diff(_row_of_entries(out)) == 0)
-    if same.any():
-        at = int(np.nonzero(same)[0][0]) + 1
-        row = int(_row_of_entries(out)[at])
-        raise DataError(
-            f"{name} stores ({row}, {int(out.indices[at])}) more than once ({int(same.sum()):,} duplicates); "
-            "build it from de-duplicated (user, item) pairs."
-        )
-    return out
-
-
-def _row_of_entries(m: sp.csr_matrix) -> NDArray[np.int64]:
-    return np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-
-
-def relevant_items(truth: Any, *, threshold: float | None = None) -> sp.csr_matrix:
-    """The boolean relevance matrix ``rel[u, i]`` from test ratings or relevance.
-
-    ``rel[u, i] = truth[u, i] >= threshold`` for stored entries; with ``threshold=None`` every
-    stored non-zero entry is relevant (implicit feedback); a boolean ``truth`` is used as given.
-
-    Args:
-        truth: scipy sparse ``(n_users, n_items)`` of test ratings, ones, or booleans.
-        threshold: lowest relevant rating, for example ``4.0`` on a 1-5 star scale.
-
-    Returns:
-        A canonical boolean CSR matrix of the same shape holding only the relevant entries.
-    """
-    t = _canonical_csr(truth, name="truth")
-    if t.dtype == np.bool_:
-        if threshold is not None:
-            raise ConfigError(
-                f"threshold={threshold!r} was given but truth is already boolean relevance; "
-                "drop threshold, or pass the ratings matrix instead."
-            )
-        keep = t.data.copy()
-    elif threshold is not None:
-        if not np.isfinite(threshold):
-            raise ConfigError(f"threshold must be a finite rating, got {threshold!r}; pass for example 4.0.")
-        keep = t.data >= threshold
-    else:
-        keep = t.data != 0
-    rows = _row_of_entries(t)[keep]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=t.shape[0]))])
-    return sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.bool_), t.indices[keep], indptr), shape=t.shape)
-
 
 def _relevance_and_hits(
     recs: ArrayLike, truth: Any, threshold: float | None, k: int | None
@@ -187,29 +61,12 @@ def _relevance_and_hits(
     return _hits(arr, rel), np.diff(rel.indptr).astype(np.int64)
 
 
-def _hits(recs: NDArray[np.int64], rel: sp.csr_matrix) -> NDArray[np.bool_]:
-    # rel is canonical, so (row, column) keys are sorted and one searchsorted finds every hit.
-    n_users, n_items = rel.shape
-    keys = _row_of_entries(rel) * n_items + rel.indices.astype(np.int64)
-    valid = recs >= 0
-    query = (np.arange(n_users, dtype=np.int64)[:, None] * n_items + recs)[valid]
-    pos = np.minimum(np.searchsorted(keys, query), max(len(keys) - 1, 0))
-    found = keys[pos] == query if len(keys) else np.zeros(len(query), dtype=np.bool_)
-    out = np.zeros(recs.shape, dtype=np.bool_)
-    out[valid] = found
-    return out
-
-
 def hit_matrix(
     recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None
 ) -> NDArray[np.bool_]:
     """Whether each recommended item is relevant: ``hits[u, j] = rel(u, L_u[j])``.
 
-    Args:
-        recs: ``(n_users, k)`` item indexes in rank order, ``-1`` padding.
-        truth: sparse ``(n_users, n_items)`` test ratings or boolean relevance.
-        threshold: lowest relevant rating (``None``: every stored entry is relevant).
-        k: cut-off; defaults to the width of ``recs``.
+    Args: as :func:`precision`.
 
     Returns:
         A boolean array of the shape of the (cut) ``recs``; padding is never a hit.
@@ -227,10 +84,6 @@ def _per_user(values: FloatArray, n_relevant: NDArray[np.int64]) -> FloatArray:
 def _safe_divide(num: FloatArray, den: ArrayLike) -> FloatArray:
     den_arr = np.asarray(den, dtype=np.float64)
     return np.divide(num, den_arr, out=np.zeros_like(num, dtype=np.float64), where=den_arr > 0)
-
-
-def _log_discounts(k: int) -> FloatArray:
-    return 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
 
 
 # --------------------------------------------------------------------------- metrics from hits
@@ -357,18 +210,6 @@ def hit(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int |
 
 
 # --------------------------------------------------------------------------- aggregates
-def mean_over_users(values: ArrayLike) -> float:
-    """Mean of per-user values ignoring NaN (users for whom the metric is undefined).
-
-    Returns NaN, without a warning, when no user has a value.
-    """
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise DataError(f"per-user values must be a 1-D array, got shape {arr.shape}.")
-    defined = arr[~np.isnan(arr)]
-    return float(defined.mean()) if defined.size else float("nan")
-
-
 def mean_average_precision(
     recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None
 ) -> float:

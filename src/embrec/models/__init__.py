@@ -6,14 +6,16 @@ registry) does not import torch.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from embrec._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from embrec.models.base import Recommender
-    from embrec.models.config import EmbeddingConfig, ModelConfig, parse_settings, preset
+    from embrec.models.config import EmbeddingConfig, preset
     from embrec.models.registry import available, create, get, register, unregister
+    from embrec.models.settings import ModelConfig, parse_settings
 
 __all__ = [
     "EmbeddingConfig",
@@ -33,8 +35,8 @@ __all__ = [
 _HOMES = {
     "Recommender": "embrec.models.base",
     "EmbeddingConfig": "embrec.models.config",
-    "ModelConfig": "embrec.models.config",
-    "parse_settings": "embrec.models.config",
+    "ModelConfig": "embrec.models.settings",
+    "parse_settings": "embrec.models.settings",
     "preset": "embrec.models.config",
     "available": "embrec.models.registry",
     "create": "embrec.models.registry",
@@ -51,13 +53,4 @@ def load(path: str | Path) -> Recommender:
     return load_run(Path(path))
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'embrec.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

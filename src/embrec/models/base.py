@@ -24,8 +24,8 @@ import torch
 
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, DataError, NotFittedError, UnknownIdError
-from embrec.models.config import ModelConfig
 from embrec.models.runfolder import save_run
+from embrec.models.settings import ModelConfig
 from embrec.ranking import top_n
 
 __all__ = ["Recommender", "ProgressFn", "TrainingHistory"]

@@ -234,16 +234,7 @@ class EmbeddingRecommender(Recommender):
         q = net.item_embedding.weight.detach()
         bi = net.item_bias.weight.detach()[:, 0]
         idx = torch.from_numpy(item_idx)
-        r = None if ratings is None else np.asarray(list(ratings), dtype=np.float64)
-        if r is not None and len(r) != len(item_idx):
-            raise DataError(f"got {len(item_idx)} items but {len(r)} ratings; give one rating per item.")
-        if r is not None and not np.isfinite(r).all():
-            raise DataError("ratings of a new user must be numbers, not NaN or infinity.")
-        if r is not None and self.rating_scale_ is not None:
-            lo, hi = self.rating_scale_
-            bad = (r < lo) | (r > hi)
-            if bad.any():
-                raise DataError(f"rating {r[bad][0]:g} is outside the scale {lo:g}-{hi:g}; give ratings on that scale.")
+        r = None if ratings is None else self._new_user_ratings(ratings, len(item_idx))
         cfg = self.resolved_config_  # the weight decay training used, not the None it may have been asked for
         with torch.enable_grad():
             if cfg.objective == "rating":
@@ -274,6 +265,20 @@ class EmbeddingRecommender(Recommender):
             variance = 4.0 * float(net.user_embedding.weight.detach().pow(2).mean())
             p = fold_in_ranking(q, bi, idx, weights, prior_variance=variance)
             return p.numpy(), 0.0
+
+    def _new_user_ratings(self, ratings: Iterable[float], n_items: int) -> np.ndarray:
+        """A new user's ratings as an array, checked: one per item, finite, on the model's scale."""
+        r = np.asarray(list(ratings), dtype=np.float64)
+        if len(r) != n_items:
+            raise DataError(f"got {n_items} items but {len(r)} ratings; give one rating per item.")
+        if not np.isfinite(r).all():
+            raise DataError("ratings of a new user must be numbers, not NaN or infinity.")
+        if self.rating_scale_ is not None:
+            lo, hi = self.rating_scale_
+            bad = (r < lo) | (r > hi)
+            if bad.any():
+                raise DataError(f"rating {r[bad][0]:g} is outside the scale {lo:g}-{hi:g}; give ratings on that scale.")
+        return r
 
     def score_new_user(self, vector: np.ndarray, bias: float = 0.0) -> np.ndarray:
         """``p . q_i + b_i`` for every item: ranks like the predicted rating (the user's ``bias``,

@@ -6,35 +6,25 @@ atomically, choosing the format by extension (``.png``, ``.svg``, ``.html``).
 
 * :mod:`~embrec.viz.best_rated`: :func:`best_rated` by damped mean, :func:`perfect_score_films`.
 * :mod:`~embrec.viz.maps`: :func:`embedding_map` (PCA, t-SNE, UMAP), :func:`map_figure`,
-  :func:`map_html_figure`, :func:`save_map`.
+  :func:`map_html_figure`, :func:`save_map` (built from :mod:`~embrec.viz.projection`,
+  :mod:`~embrec.viz.map_data` and :mod:`~embrec.viz.map_figures`).
 * :mod:`~embrec.viz.curves`: :func:`training_curves`, :func:`metric_distributions`,
   :func:`tradeoff_figure`, :func:`metric_intervals`.
 * :mod:`~embrec.viz.labels`: :func:`place_boxes` and :func:`label_points` (labels that do
   not overlap), :func:`short_title`.
 """
 
-from embrec.viz.best_rated import (
-    BestRated,
-    best_rated,
-    credibility_strength,
-    damped_mean,
-    damping_strength,
-    item_rating_stats,
-    perfect_score_films,
-)
-from embrec.viz.curves import metric_distributions, metric_intervals, tradeoff_figure, training_curves
+# every public name of best_rated and curves is public here; of the others, the ones below
+from embrec.viz.best_rated import *  # noqa: F403
+from embrec.viz.best_rated import __all__ as _best_rated_names
+from embrec.viz.curves import *  # noqa: F403
+from embrec.viz.curves import __all__ as _curves_names
 from embrec.viz.labels import label_points, place_boxes, short_title
 from embrec.viz.maps import EmbeddingMap, embedding_map, main_genres, map_figure, map_html_figure, project, save_map
 from embrec.viz.save import save_figure
 
 __all__ = [
-    "BestRated",
-    "best_rated",
-    "credibility_strength",
-    "damped_mean",
-    "damping_strength",
-    "item_rating_stats",
-    "perfect_score_films",
+    *_best_rated_names,
     "EmbeddingMap",
     "embedding_map",
     "main_genres",
@@ -42,10 +32,7 @@ __all__ = [
     "map_html_figure",
     "project",
     "save_map",
-    "training_curves",
-    "metric_distributions",
-    "tradeoff_figure",
-    "metric_intervals",
+    *_curves_names,
     "label_points",
     "place_boxes",
     "short_title",

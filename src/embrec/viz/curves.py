@@ -17,6 +17,8 @@ from embrec.viz.save import new_figure
 __all__ = ["training_curves", "metric_distributions", "tradeoff_figure", "metric_intervals"]
 
 _TRAIN, _VAL = "#1f77b4", "#d62728"
+#: Labels to place in one axes: ``(ax, x, y, texts)``.
+_LabelJob = tuple[Any, Any, Any, list[str]]
 _MODEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
 
@@ -54,23 +56,37 @@ def training_curves(
     if frame.filter(like="rmse").notna().any().any():
         panels.append(("rmse", "RMSE (stars)"))
     fig = new_figure((5.2 * len(panels) + 0.6, 4.0), layout="constrained")
-    if best_epoch is None and "val_loss" in frame and frame["val_loss"].notna().any():
-        best_epoch = int(frame.loc[frame["val_loss"].idxmin(), "epoch"])
+    if best_epoch is None:
+        best_epoch = lowest_val_loss_epoch(history)
     for i, (key, ylabel) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        for split, color, name in (("train", _TRAIN, "training"), ("val", _VAL, "validation")):
-            column = f"{split}_{key}"
-            if column in frame and frame[column].notna().any():
-                ax.plot(frame["epoch"], frame[column], marker="o", ms=3.5, lw=1.6, color=color, label=name)
-        if best_epoch is not None:
-            ax.axvline(best_epoch, color="#555555", ls="--", lw=1, label=f"best epoch ({best_epoch})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        _tidy(ax)
-        ax.legend(frameon=False, fontsize=9)
+        _history_panel(fig.add_subplot(1, len(panels), i + 1), frame, key, ylabel, best_epoch)
     fig.suptitle(title or "Training curves", x=0.01, ha="left", fontsize=12)
     return fig
+
+
+def lowest_val_loss_epoch(history: Sequence[Mapping[str, float]]) -> int | None:
+    """The epoch of the lowest finite validation loss in ``history`` (None without one)."""
+    scored = [
+        (h["val_loss"], int(h.get("epoch", i + 1)))
+        for i, h in enumerate(history)
+        if isinstance(h.get("val_loss"), (int, float)) and math.isfinite(h["val_loss"])
+    ]
+    return min(scored)[1] if scored else None
+
+
+def _history_panel(ax: Any, frame: pd.DataFrame, key: str, ylabel: str, best_epoch: int | None) -> None:
+    """Training and validation ``key`` per epoch, the best epoch marked."""
+    for split, color, name in (("train", _TRAIN, "training"), ("val", _VAL, "validation")):
+        column = f"{split}_{key}"
+        if column in frame and frame[column].notna().any():
+            ax.plot(frame["epoch"], frame[column], marker="o", ms=3.5, lw=1.6, color=color, label=name)
+    if best_epoch is not None:
+        ax.axvline(best_epoch, color="#555555", ls="--", lw=1, label=f"best epoch ({best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    _tidy(ax)
+    ax.legend(frameon=False, fontsize=9)
 
 
 def _per_user_tables(source: Any) -> dict[str, pd.DataFrame]:
@@ -95,33 +111,42 @@ def metric_distributions(
     per-user ``DataFrame``, or a mapping ``label -> DataFrame``. The dashed line is each model's mean.
     """
     tables = _per_user_tables(source)
-    metrics = [m for m in metrics if any(m in t and t[m].notna().any() for t in tables.values())]
-    if not metrics:
+    shown = [(m, _values(tables, m)) for m in metrics]
+    shown = [(m, values) for m, values in shown if any((~np.isnan(v)).any() for v in values.values())]
+    if not shown:
         raise DataError("none of the requested metrics has a value for any user; nothing to draw.")
-    fig = new_figure((5.0 * len(metrics) + 0.6, 3.9), layout="constrained")
-    for i, metric in enumerate(metrics):
-        ax = fig.add_subplot(1, len(metrics), i + 1)
-        values = {label: t[metric].to_numpy(dtype=np.float64) for label, t in tables.items() if metric in t}
-        finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
-        lo, hi = float(finite.min()), float(finite.max())
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = np.linspace(lo, hi, bins + 1)
-        for j, (label, v) in enumerate(values.items()):
-            v = v[np.isfinite(v)]
-            if not len(v):
-                continue
-            color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
-            ax.hist(v, bins=edges, histtype="stepfilled", alpha=0.18, color=color)
-            ax.hist(v, bins=edges, histtype="step", lw=1.6, color=color, label=f"{label} (mean {v.mean():.3f})")
-            ax.axvline(float(v.mean()), color=color, ls="--", lw=1)
-        ax.set_xlabel(_label(metric))
-        ax.set_ylabel("users")
-        _tidy(ax)
-        ax.legend(frameon=False, fontsize=8.5)
+    fig = new_figure((5.0 * len(shown) + 0.6, 3.9), layout="constrained")
+    for i, (metric, values) in enumerate(shown):
+        _distribution_panel(fig.add_subplot(1, len(shown), i + 1), metric, values, bins)
     n_users = max(len(t) for t in tables.values())
     fig.suptitle(title or f"Across {n_users:,} users: how each user's list scores", x=0.01, ha="left", fontsize=12)
     return fig
+
+
+def _values(tables: dict[str, pd.DataFrame], metric: str) -> dict[str, np.ndarray]:
+    """Each model's per-user values of ``metric`` (models without it left out)."""
+    return {label: t[metric].to_numpy(dtype=np.float64) for label, t in tables.items() if metric in t}
+
+
+def _distribution_panel(ax: Any, metric: str, values: dict[str, np.ndarray], bins: int) -> None:
+    """One outlined histogram per model over shared bins, each with its mean dashed."""
+    finite = {label: v[np.isfinite(v)] for label, v in values.items()}
+    pooled = np.concatenate(list(finite.values()))
+    lo, hi = float(pooled.min()), float(pooled.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    for j, (label, v) in enumerate(finite.items()):
+        if not len(v):
+            continue
+        color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
+        ax.hist(v, bins=edges, histtype="stepfilled", alpha=0.18, color=color)
+        ax.hist(v, bins=edges, histtype="step", lw=1.6, color=color, label=f"{label} (mean {v.mean():.3f})")
+        ax.axvline(float(v.mean()), color=color, ls="--", lw=1)
+    ax.set_xlabel(_label(metric))
+    ax.set_ylabel("users")
+    _tidy(ax)
+    ax.legend(frameon=False, fontsize=8.5)
 
 
 def tradeoff_figure(
@@ -137,6 +162,20 @@ def tradeoff_figure(
     columns). One panel per ``beyond`` metric, accuracy on the y axis, each point labelled with
     its λ; the line follows λ from 0 (the model's own order) upwards.
     """
+    shown = _tradeoff_metrics(sweep, accuracy, beyond)
+    frame = sweep.sort_values("lambda")
+    fig = new_figure((5.0 * len(shown) + 0.6, 4.1), layout="constrained")
+    panels = [_tradeoff_panel(fig.add_subplot(1, len(shown), i + 1), frame, m, accuracy) for i, m in enumerate(shown)]
+    fig.colorbar(panels[-1][0], ax=fig.axes, label="λ (0 = the model's order)", shrink=0.85)
+    fig.suptitle(
+        title or "Re-ranking trade-off: accuracy against diversity and novelty", x=0.01, ha="left", fontsize=12
+    )
+    _label_after_layout(fig, [job for _, job in panels])
+    return fig
+
+
+def _tradeoff_metrics(sweep: Any, accuracy: str, beyond: Sequence[str]) -> list[str]:
+    """The ``beyond`` metrics of a sweep frame that have values, after checking the frame."""
     if not isinstance(sweep, pd.DataFrame) or "lambda" not in sweep.columns:
         raise DataError(
             "tradeoff_figure takes the DataFrame returned by embrec.evaluation.sweep (with a 'lambda' column)."
@@ -146,32 +185,26 @@ def tradeoff_figure(
     shown = [m for m in beyond if m in sweep.columns and sweep[m].notna().any()]
     if not shown:
         raise DataError(f"the sweep has none of {', '.join(beyond)} with values; nothing to plot against {accuracy}.")
-    frame = sweep.sort_values("lambda")
-    fig = new_figure((5.0 * len(shown) + 0.6, 4.1), layout="constrained")
-    to_label: list[tuple[Any, Any, Any, list[str]]] = []
-    for i, metric in enumerate(shown):
-        ax = fig.add_subplot(1, len(shown), i + 1)
-        x = frame[metric].to_numpy(dtype=np.float64)
-        y = frame[accuracy].to_numpy(dtype=np.float64)
-        ax.plot(x, y, color="#888888", lw=1.2, zorder=1)
-        sc = ax.scatter(
-            x, y, c=frame["lambda"], cmap="viridis", vmin=0, vmax=1, s=42, edgecolors="black", linewidths=0.6, zorder=2
-        )
-        ok = np.isfinite(x) & np.isfinite(y)
-        to_label.append((ax, x[ok], y[ok], [f"λ={lam:g}" for lam in frame["lambda"].to_numpy()[ok]]))
-        ax.set_xlabel(_label(metric))
-        ax.set_ylabel(_label(accuracy))
-        ax.margins(x=0.15, y=0.12)
-        _tidy(ax)
-    fig.colorbar(sc, ax=fig.axes, label="λ (0 = the model's order)", shrink=0.85)
-    fig.suptitle(
-        title or "Re-ranking trade-off: accuracy against diversity and novelty", x=0.01, ha="left", fontsize=12
+    return shown
+
+
+def _tradeoff_panel(ax: Any, frame: pd.DataFrame, metric: str, accuracy: str) -> tuple[Any, _LabelJob]:
+    """Accuracy against ``metric`` along λ; returns the points coloured by λ and the labels to place."""
+    x = frame[metric].to_numpy(dtype=np.float64)
+    y = frame[accuracy].to_numpy(dtype=np.float64)
+    ax.plot(x, y, color="#888888", lw=1.2, zorder=1)
+    points = ax.scatter(
+        x, y, c=frame["lambda"], cmap="viridis", vmin=0, vmax=1, s=42, edgecolors="black", linewidths=0.6, zorder=2
     )
-    _label_after_layout(fig, to_label)
-    return fig
+    ok = np.isfinite(x) & np.isfinite(y)
+    ax.set_xlabel(_label(metric))
+    ax.set_ylabel(_label(accuracy))
+    ax.margins(x=0.15, y=0.12)
+    _tidy(ax)
+    return points, (ax, x[ok], y[ok], [f"λ={lam:g}" for lam in frame["lambda"].to_numpy()[ok]])
 
 
-def _label_after_layout(fig: Any, jobs: list[tuple[Any, Any, Any, list[str]]]) -> None:
+def _label_after_layout(fig: Any, jobs: list[_LabelJob]) -> None:
     """Settle the layout, then place non-overlapping labels in the finished axes."""
     from embrec.viz.labels import label_points
 
@@ -195,27 +228,10 @@ def metric_intervals(
     shown = [m for m in metrics if any(math.isfinite(mod.summary[m].mean) for mod in result.models if m in mod.summary)]
     if not shown:
         raise DataError("none of the requested metrics has a value; nothing to draw.")
-    from matplotlib.ticker import MaxNLocator
-
-    labels = [m.label for m in result.models]
-    fig = new_figure((3.4 * len(shown) + 1.6, 0.45 * len(labels) + 1.7), layout="constrained")
+    n_models = len(result.models)
+    fig = new_figure((3.4 * len(shown) + 1.6, 0.45 * n_models + 1.7), layout="constrained")
     for i, metric in enumerate(shown):
-        ax = fig.add_subplot(1, len(shown), i + 1)
-        for j, model in enumerate(result.models):
-            ci = model.summary[metric]
-            if not math.isfinite(ci.mean):
-                continue
-            color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
-            low = ci.low if math.isfinite(ci.low) else ci.mean
-            high = ci.high if math.isfinite(ci.high) else ci.mean
-            ax.errorbar(ci.mean, j, xerr=[[ci.mean - low], [high - ci.mean]], fmt="o", color=color, capsize=3, ms=5)
-        ax.set_yticks(range(len(labels)))
-        ax.set_yticklabels(labels if i == 0 else [""] * len(labels))
-        ax.set_ylim(len(labels) - 0.5, -0.5)
-        ax.set_xlabel(_label(metric).split(" (")[0])
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.margins(x=0.15)
-        _tidy(ax)
+        _interval_panel(fig.add_subplot(1, len(shown), i + 1), result, metric, name_models=i == 0)
     fig.suptitle(
         title or f"Means over users with {result.level:.0%} bootstrap intervals (k = {result.k})",
         x=0.01,
@@ -223,3 +239,25 @@ def metric_intervals(
         fontsize=11,
     )
     return fig
+
+
+def _interval_panel(ax: Any, result: Any, metric: str, *, name_models: bool) -> None:
+    """Each model's mean of ``metric`` with its interval, one row per model (named when ``name_models``)."""
+    from matplotlib.ticker import MaxNLocator
+
+    labels = [m.label for m in result.models]
+    for j, model in enumerate(result.models):
+        ci = model.summary[metric]
+        if not math.isfinite(ci.mean):
+            continue
+        low = ci.low if math.isfinite(ci.low) else ci.mean
+        high = ci.high if math.isfinite(ci.high) else ci.mean
+        color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
+        ax.errorbar(ci.mean, j, xerr=[[ci.mean - low], [high - ci.mean]], fmt="o", color=color, capsize=3, ms=5)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels if name_models else [""] * len(labels))
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xlabel(_label(metric).split(" (")[0])
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.margins(x=0.15)
+    _tidy(ax)

@@ -106,42 +106,65 @@ def place_boxes(
     dims = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
     if len(pts) != len(dims):
         raise ValueError(f"got {len(pts)} anchors but {len(dims)} sizes; give one size per anchor.")
+    if not len(radii):
+        raise ValueError("radii is empty; give at least one ring radius in pixels.")
     others = np.asarray(obstacles, dtype=np.float64).reshape(-1, 2) if obstacles is not None else np.empty((0, 2))
-    marks = np.concatenate([pts, others]) if len(others) else pts
-    r = float(point_radius)
+    scene = _Scene(np.concatenate([pts, others]) if len(others) else pts, bounds, float(point_radius))
     placed: list[Box] = []
     for (x, y), (w, h) in zip(pts, dims):
-        pw, ph = w + 2 * padding, h + 2 * padding
-        best: tuple[float, Box] | None = None
-        fallback: tuple[float, Box] | None = None
-        for radius in radii:
-            ring: list[tuple[float, Box]] = []
-            for angle in _ANGLES:
-                box = _candidate(x, y, pw, ph, radius, float(angle))
-                # points (other than its own) covered by the box count as crowding
-                covered = (
-                    (marks[:, 0] > box.x0 - r)
-                    & (marks[:, 0] < box.x1 + r)
-                    & (marks[:, 1] > box.y0 - r)
-                    & (marks[:, 1] < box.y1 + r)
-                )
-                collisions = sum(box.overlap(p) for p in placed)
-                own = box.distance_to(x, y) < r  # covers its own point
-                outside = not box.inside(bounds)
-                if not collisions and not covered.any() and not own and not outside:
-                    near = np.hypot(marks[:, 0] - (box.x0 + box.x1) / 2, marks[:, 1] - (box.y0 + box.y1) / 2)
-                    ring.append((float(np.sum(np.exp(-near / 40.0))), box))
-                else:
-                    cost = collisions + 50.0 * float(covered.sum()) + (1e6 if outside else 0.0) + (1e5 if own else 0.0)
-                    cost += radius  # prefer close positions among the bad ones
-                    if fallback is None or cost < fallback[0]:
-                        fallback = (cost, box)
-            if ring:
-                best = min(ring, key=lambda item: item[0])
-                break
-        chosen = best[1] if best is not None else fallback[1]  # type: ignore[index]
+        chosen = _place_one(x, y, w + 2 * padding, h + 2 * padding, placed, scene, radii)
         placed.append(Box(chosen.x0 + padding, chosen.y0 + padding, w, h))
     return placed
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What every label must keep clear of: the marked points (``(m, 2)`` pixels, each a square
+    of half side ``r``) and the outside of ``bounds``."""
+
+    marks: np.ndarray
+    bounds: Box
+    r: float
+
+
+def _place_one(x: float, y: float, w: float, h: float, placed: list[Box], scene: _Scene, radii: Sequence[float]) -> Box:
+    """The padded box of one label: on the smallest ring with a free position, the least crowded
+    one; when no ring has one, the position that overlaps least."""
+    bad: list[tuple[float, Box]] = []
+    for radius in radii:
+        ring: list[tuple[float, Box]] = []
+        for angle in _ANGLES:
+            box = _candidate(x, y, w, h, radius, float(angle))
+            penalty = _penalty(box, x, y, placed, scene)
+            if not penalty:
+                ring.append((_crowding(box, scene.marks), box))
+            else:
+                bad.append((penalty + radius, box))  # prefer close positions among the bad ones
+        if ring:
+            return min(ring, key=lambda item: item[0])[1]
+    return min(bad, key=lambda item: item[0])[1]
+
+
+def _penalty(box: Box, x: float, y: float, placed: list[Box], scene: _Scene) -> float:
+    """How bad a position is (0: free): overlap with placed labels, marked points covered,
+    covering its own point ``(x, y)``, reaching outside the bounds."""
+    marks, r = scene.marks, scene.r
+    covered = (
+        (marks[:, 0] > box.x0 - r)
+        & (marks[:, 0] < box.x1 + r)
+        & (marks[:, 1] > box.y0 - r)
+        & (marks[:, 1] < box.y1 + r)
+    )
+    collisions = sum(box.overlap(p) for p in placed)
+    own = box.distance_to(x, y) < r
+    outside = not box.inside(scene.bounds)
+    return collisions + 50.0 * float(covered.sum()) + (1e6 if outside else 0.0) + (1e5 if own else 0.0)
+
+
+def _crowding(box: Box, marks: np.ndarray) -> float:
+    """How close the marked points are to the box's centre (smaller is emptier)."""
+    near = np.hypot(marks[:, 0] - (box.x0 + box.x1) / 2, marks[:, 1] - (box.y0 + box.y1) / 2)
+    return float(np.sum(np.exp(-near / 40.0)))
 
 
 _ARTICLES = ("The", "A", "An", "Les", "La", "Le", "L'", "Il", "Das", "Der", "Die", "El", "Los", "Las")
@@ -157,23 +180,30 @@ def short_title(title: str, *, width: int = 26, max_lines: int = 2) -> str:
     ``"Trial, The (Procès, Le) (1962)"`` -> ``"The Trial (1962)"``.
     """
     text = str(title).strip()
-    year = ""
     found = _YEAR.search(text)
+    year = found.group(1) if found else ""
     if found:
-        year = found.group(1)
         text = text[: found.start()]
-    stripped = _PAREN.sub("", text).strip()
-    text = stripped or text.strip()
-    for article in _ARTICLES:
-        suffix = f", {article}"
-        if text.endswith(suffix):
-            text = f"{article}{'' if article.endswith(chr(39)) else ' '}{text[: -len(suffix)]}"
-            break
+    text = _article_first(_PAREN.sub("", text).strip() or text.strip())
     if not text:
         return str(title).strip()
     full = f"{text} ({year})" if year else text
     if len(full) <= width + 8:
         return full
+    return "\n".join(_wrap(text, year, width, max_lines))
+
+
+def _article_first(text: str) -> str:
+    """``"Shawshank Redemption, The"`` -> ``"The Shawshank Redemption"``."""
+    for article in _ARTICLES:
+        suffix = f", {article}"
+        if text.endswith(suffix):
+            return f"{article}{'' if article.endswith(chr(39)) else ' '}{text[: -len(suffix)]}"
+    return text
+
+
+def _wrap(text: str, year: str, width: int, max_lines: int) -> list[str]:
+    """The words of ``text`` (and the year) on lines of ``width``; the last of ``max_lines`` cut."""
     words = [w if len(w) <= width else w[: width - 1] + "…" for w in text.split()] or [text]
     if year:
         words[-1] = f"{words[-1]} ({year})"  # never a year alone on a line
@@ -187,15 +217,18 @@ def short_title(title: str, *, width: int = 26, max_lines: int = 2) -> str:
         lines.append(current)
         current = word
         if len(lines) == max_lines - 1:
-            rest = " ".join([current, *words[i + 1 :]])
-            if len(rest) > width + 4:
-                tail = f" ({year})" if year else ""
-                keep = rest[: max(1, width - len(tail) - 1)].rstrip(" :,-")
-                rest = f"{keep}…{tail}"
-            current = rest
+            current = _last_line(" ".join([current, *words[i + 1 :]]), year, width)
             break
-    lines.append(current)
-    return "\n".join(lines)
+    return [*lines, current]
+
+
+def _last_line(rest: str, year: str, width: int) -> str:
+    """The remaining words on one line, cut with an ellipsis (the year kept) when too long."""
+    if len(rest) <= width + 4:
+        return rest
+    tail = f" ({year})" if year else ""
+    keep = rest[: max(1, width - len(tail) - 1)].rstrip(" :,-")
+    return f"{keep}…{tail}"
 
 
 def label_points(

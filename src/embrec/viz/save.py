@@ -1,15 +1,15 @@
-"""Saving figures atomically, by file extension: PNG and SVG (matplotlib), HTML (plotly)."""
+"""Saving figures by file extension, atomically (:mod:`embrec.atomic`): PNG and SVG (matplotlib),
+HTML (plotly)."""
 
 from __future__ import annotations
 
 import base64
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from embrec.errors import ConfigError, EmbrecError
+from embrec.atomic import write_text, write_with
+from embrec.errors import ConfigError
 
 __all__ = ["new_figure", "save_figure", "figure_png_bytes", "figure_data_uri", "plotly_html"]
 
@@ -27,32 +27,6 @@ def new_figure(figsize: tuple[float, float], **kwargs: Any) -> Any:
     return fig
 
 
-def _write_atomic(path: Path, write: Any) -> Path:
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise EmbrecError(f"cannot write {path}: it is a folder; give a file name such as {path / 'map.png'}.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise EmbrecError(f"cannot write {path}: {exc.strerror or exc}.") from None
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_figure(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
     """Write a matplotlib figure (``.png``/``.svg``) or a plotly figure (``.html``, plotly.js
     inlined, works offline) to ``path`` atomically. Returns the path."""
@@ -64,11 +38,11 @@ def save_figure(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
             raise ConfigError(
                 f"an interactive figure is saved as .html, not {suffix or 'no extension'!r}; use {path.with_suffix('.html')}."
             )
-        return _write_atomic(path, lambda tmp: tmp.write_text(plotly_html(fig), encoding="utf-8"))
+        return write_text(path, plotly_html(fig))
     if suffix not in STATIC_FORMATS:
         raise ConfigError(f"cannot save a static figure as {suffix or 'no extension'!r}; use .png or .svg.")
     fmt = suffix[1:]
-    return _write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"))
+    return write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"))
 
 
 def figure_png_bytes(fig: Any, *, dpi: int = 110) -> bytes:

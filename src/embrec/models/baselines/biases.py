@@ -11,7 +11,7 @@ import torch
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.config import ModelConfig, NonNegative
+from embrec.models.settings import ModelConfig, NonNegative
 
 __all__ = ["BiasConfig", "BiasRecommender"]
 

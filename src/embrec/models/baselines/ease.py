@@ -17,8 +17,8 @@ from threadpoolctl import threadpool_limits
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, TrainingError
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.config import Device, ModelConfig, Positive, PositiveInt
 from embrec.models.devices import resolve_device
+from embrec.models.settings import Device, ModelConfig, Positive, PositiveInt
 
 __all__ = ["EASEConfig", "EASERecommender", "ease_weights"]
 

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.config import ModelConfig, NonNegative, Positive, PositiveInt, Seed
+from embrec.models.settings import ModelConfig, NonNegative, Positive, PositiveInt, Seed
 
 __all__ = ["ALSConfig", "ALSRecommender", "BPRConfig", "BPRRecommender"]
 

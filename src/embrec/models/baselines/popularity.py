@@ -10,7 +10,7 @@ import torch
 
 from embrec.data.interactions import Interactions
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.config import ModelConfig
+from embrec.models.settings import ModelConfig
 
 __all__ = ["PopularityConfig", "PopularityRecommender"]
 
