@@ -9,6 +9,7 @@ result gets the permissions a plain ``open()``/``mkdir()`` would give under the 
 * :func:`write_with`: a file written by a callback given the temporary path (``fig.savefig``,
   ``frame.to_csv``, ``np.savez``...).
 * :func:`folder`: a context manager yielding a staging folder that replaces the target on success.
+* :func:`replace_folder`: rename a finished folder into place, putting the old one back if that fails.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from embrec.errors import EmbrecError
 
-__all__ = ["folder", "write_bytes", "write_text", "write_with"]
+__all__ = ["folder", "replace_folder", "write_bytes", "write_text", "write_with"]
 
 
 def _umask() -> int:
@@ -98,15 +99,31 @@ def folder(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; this is an ordinary folder
     try:
         yield staging
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            os.replace(path, old / path.name)
-            os.replace(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, path)
+        replace_folder(staging, path)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, EmbrecError):
             raise _cannot(path, exc) from None
         raise
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Rename the finished folder ``new`` to ``target``, beside it on the same file system.
+
+    An existing ``target`` is first moved aside; if the second rename fails it is put back, so
+    ``target`` is at every moment either the old folder or the new one.
+    """
+    if not target.exists():
+        os.replace(new, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old = aside / target.name
+    try:
+        os.replace(target, old)
+        try:
+            os.replace(new, target)
+        except BaseException:
+            os.replace(old, target)
+            raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from embrec.atomic import replace_folder
 from embrec.errors import ChecksumError, DownloadError
 
 __all__ = [
@@ -255,17 +256,7 @@ def _move_into_place(extracted: Path, target: Path, *, marker: str) -> None:
                 log.info("%s appeared while unpacking; keeping it", target)
                 return
             raise
-    old_parent = Path(tempfile.mkdtemp(dir=target.parent, prefix=TEMP_PREFIX))
-    old = old_parent / target.name
-    try:
-        os.replace(target, old)
-        try:
-            os.replace(extracted, target)
-        except BaseException:
-            os.replace(old, target)
-            raise
-    finally:
-        shutil.rmtree(old_parent, ignore_errors=True)
+    replace_folder(extracted, target)
 
 
 def download_and_extract(
