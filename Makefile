@@ -16,7 +16,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.installed
+# `. .venv/bin/activate` (as the README says) then finds the same datasets as `make demo` does
+$(VENV)/.data-dir: | $(BIN)/python
+	@if [ -d "$(EMBREC_DATA_DIR)" ]; then \
+	  echo 'export EMBREC_DATA_DIR="$${EMBREC_DATA_DIR:-$(EMBREC_DATA_DIR)}"  # added by make setup' >> $(BIN)/activate; fi
+	touch $@
+
+setup: $(VENV)/.installed $(VENV)/.data-dir
 
 demo: setup
 	$(BIN)/embrec demo
