@@ -263,3 +263,45 @@ def test_lists_need_their_split(tmp_path: Path, argv: list[str], needle: str) ->
         APP, ["evaluate", *[str(tmp_path / a) if a.endswith((".csv", "split")) else a for a in argv]]
     )
     assert result.exit_code == 2 and needle in result.stderr and "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- ceilings
+def test_the_flags_ceilings_are_the_librarys() -> None:
+    from embrec.cli import evaluate_cmd
+    from embrec.evaluation.context import MAX_K
+    from embrec.evaluation.rerank import MAX_CANDIDATES
+    from embrec.evaluation.stats import MAX_RESAMPLES
+
+    assert (evaluate_cmd._MAX_K, evaluate_cmd._MAX_RESAMPLES, evaluate_cmd._MAX_CANDIDATES) == (
+        MAX_K,
+        MAX_RESAMPLES,
+        MAX_CANDIDATES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "ceiling"),
+    [
+        (["--k", "1000000000"], "1000"),
+        (["--resamples", "1000000000"], "100000"),
+        (["--rerank", "mmr:0.3", "--rerank-candidates", "1000000000"], "1000"),
+    ],
+)
+def test_values_above_a_ceiling_are_refused_before_anything_runs(
+    ratings_csv: Path, tmp_path: Path, flags: list[str], ceiling: str
+) -> None:
+    run = train_run(ratings_csv, tmp_path / "run")
+    result = runner.invoke(APP, ["evaluate", str(run), *flags])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert flags[-2] in result.stderr and ceiling in result.stderr
+
+
+def test_a_list_longer_than_the_catalogue_is_one_line(ratings_csv: Path, tmp_path: Path) -> None:
+    run = train_run(ratings_csv, tmp_path / "run")  # 30 items: lists of up to 100 are padded, longer ones refused
+    result = runner.invoke(APP, ["evaluate", str(run), "--k", "500"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (
+        "--k 500 is too long: the catalogue has 30 items" in result.stderr and "give k from 1 to 100" in result.stderr
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -184,3 +185,127 @@ def test_bad_settings_are_one_line_and_write_nothing(ratings_csv, tmp_path, extr
 def test_models_lists_one_models_settings():
     result = runner.invoke(app, ["models", "--settings", "als"])
     assert result.exit_code == 0 and "weight_decay" in result.stdout and "alpha" in result.stdout
+
+
+# ---------------------------------------------------------------------------- ceilings
+@pytest.mark.parametrize(
+    ("flag", "value", "ceiling"),
+    [("--embedding-dim", "1000000000", "4096"), ("--threads", "1000000", "256")],
+)
+def test_sizes_and_threads_above_their_ceiling_are_refused(ratings_csv, tmp_path, flag, value, ceiling):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(run), flag, value])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and flag in result.stderr and ceiling in result.stderr
+    assert not run.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "needle"),
+    [
+        (
+            "threads=1000000",
+            "--threads 1000000 is not allowed for the embedding model; give a whole number from 1 to 256",
+        ),
+        (
+            "embedding_dim=5000",
+            "--embedding-dim 5000 is not allowed for the embedding model; give a whole number from 1 to 4096",
+        ),
+    ],
+)
+def test_a_setting_above_its_ceiling_is_one_line(ratings_csv, tmp_path, setting, needle):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(run), "--set", setting])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not run.exists()
+
+
+# ---------------------------------------------------------------------------- --out, checked before the work
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if a model is trained: refusals must come first."""
+    from embrec.models.base import Recommender
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the model was trained before --out was checked")
+
+    monkeypatch.setattr(Recommender, "fit", refuse)
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_train_refuses_to_replace_a_run_without_force(ratings_csv, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert train(ratings_csv, run).exit_code == 0
+    before = (run / "embrec.json").read_bytes()
+    with monkeypatch.context() as patched:
+        from embrec.models.base import Recommender
+
+        patched.setattr(Recommender, "fit", lambda *a, **k: pytest.fail("trained before refusing"))
+        one_line_error(train(ratings_csv, run), f"--out {run} already holds a trained run", "--force")
+    assert (run / "embrec.json").read_bytes() == before
+    replaced = train(ratings_csv, run, "--force", "--model-seed", "7")
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((run / "embrec.json").read_text())["config"]["seed"] == 7
+
+
+def test_train_into_an_empty_folder_needs_no_force(ratings_csv, tmp_path):
+    (tmp_path / "run").mkdir()
+    assert train(ratings_csv, tmp_path / "run").exit_code == 0
+
+
+def test_train_never_replaces_a_folder_of_other_files(ratings_csv, tmp_path, no_training):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    one_line_error(train(ratings_csv, folder, "--force"), "holds other files")
+    assert (folder / "notes.txt").read_text() == "keep me"
+
+
+def unwritable_paths(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    paths = [blocker / "run"]
+    if Path("/proc/self").is_dir():  # Linux: nothing can be created in /proc, not even by root
+        paths.append(Path("/proc/embrec-no-such/run"))
+    return paths
+
+
+def test_train_checks_out_can_be_written_before_training(ratings_csv, tmp_path, no_training):
+    for out in unwritable_paths(tmp_path):
+        one_line_error(train(ratings_csv, out), "cannot write", str(out))
+    one_line_error(train(ratings_csv, tmp_path / "a-file"), "is a file")
+
+
+def test_recommend_all_users_checks_out_before_ranking(ratings_csv, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert train(ratings_csv, run).exit_code == 0
+    from embrec.models.base import Recommender
+
+    monkeypatch.setattr(Recommender, "recommend", lambda *a, **k: pytest.fail("ranked before checking --out"))
+    for out in unwritable_paths(tmp_path):
+        result = runner.invoke(app, ["recommend", str(run), "--all-users", "--out", str(out)])
+        one_line_error(result, "cannot write", str(out))
+    result = runner.invoke(app, ["recommend", str(run), "--all-users", "--out", str(tmp_path)])
+    one_line_error(result, "is a folder")
+
+
+# ---------------------------------------------------------------------------- figures a model has
+def test_train_shows_only_the_figures_the_model_has(ratings_csv, tmp_path):
+    def ease(out, *extra):  # EASE is closed form: it runs no epochs
+        return runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(out), "--model", "ease", *extra])
+
+    table = ease(tmp_path / "table")
+    assert table.exit_code == 0, table.output
+    assert "best_epoch" not in table.stdout and "epochs_run" not in table.stdout and "None" not in table.stdout
+    assert "train_seconds" in table.stdout and "test_ndcg@10" in table.stdout
+    shown = ease(tmp_path / "json", "--json")
+    assert shown.exit_code == 0, shown.output
+    info = json.loads(shown.stdout)
+    assert "best_epoch" not in info and "epochs_run" not in info and info["train_seconds"] >= 0

@@ -140,3 +140,56 @@ def test_best_rated_on_real_data():
     assert out["m"] == 27.0
     assert out["perfect_score_films"]["films"] == 296
     assert out["films"][0]["title"] == "Shawshank Redemption, The (1994)"
+
+
+def test_the_flags_ceilings_are_the_librarys():
+    from embrec.cli import viz_cmd
+    from embrec.evaluation.context import MAX_K
+    from embrec.evaluation.rerank import MAX_CANDIDATES
+    from embrec.evaluation.stats import MAX_RESAMPLES
+    from embrec.report.build import MAX_USERS
+
+    assert (viz_cmd._MAX_K, viz_cmd._MAX_RESAMPLES, viz_cmd._MAX_CANDIDATES, viz_cmd._MAX_USERS) == (
+        MAX_K,
+        MAX_RESAMPLES,
+        MAX_CANDIDATES,
+        MAX_USERS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "ceiling"),
+    [
+        (["report", "RUN", "--users", "1000000000"], "--users", "100"),
+        (["report", "RUN", "--resamples", "1000000000"], "--resamples", "100000"),
+        (["report", "RUN", "--k", "1000000000"], "--k", "1000"),
+        (["plot", "tradeoff", "RUN", "--out", "t.png", "--candidates", "1000000000"], "--candidates", "1000"),
+        (["plot", "distributions", "RUN", "--out", "d.png", "--k", "5000"], "--k", "1000"),
+    ],
+)
+def test_values_above_a_ceiling_are_refused(run, tmp_path, argv, flag, ceiling):
+    args = [run if a == "RUN" else tmp_path / a if a.endswith(".png") else a for a in argv]
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and flag in result.stderr and ceiling in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_report_settings_are_checked_before_any_work(tmp_path):
+    from embrec.errors import ConfigError
+    from embrec.report import build_report
+
+    missing = tmp_path / "no-run"  # never opened: the settings fail first
+    with pytest.raises(ConfigError, match=r"n_users=1000000000 is not allowed; give a whole number from 0 to 100"):
+        build_report(missing, tmp_path / "r.html", n_users=10**9)
+    with pytest.raises(ConfigError, match=r"n_resamples=1000000000 is not allowed"):
+        build_report(missing, tmp_path / "r.html", n_resamples=10**9)
+    with pytest.raises(ConfigError, match=r"map method 'nope'"):
+        build_report(missing, tmp_path / "r.html", map_method="nope")
+
+
+def test_report_k_longer_than_the_catalogue_is_one_line(run, tmp_path):
+    result = invoke("report", run, "--out", tmp_path / "r.html", "--k", "500", "--baselines", "")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--k 500 is too long: the catalogue has 40 items" in result.stderr

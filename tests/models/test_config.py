@@ -230,3 +230,35 @@ def test_presets_take_overrides_checked_the_same_way() -> None:
         models.preset("fast")
     with pytest.raises(ConfigError, match="unknown setting 'dimension'"):
         models.preset("default", dimension=3)
+
+
+# ---------------------------------------------------------------------------- ceilings
+@pytest.mark.parametrize(
+    ("name", "setting", "too_big", "ceiling", "allowed"),
+    [
+        ("embedding", "embedding_dim", 10**9, 4096, "from 1 to 4096, or None"),
+        ("embedding", "threads", 10**6, 256, "from 1 to 256, or None"),
+        ("ease", "threads", 10**6, 256, "from 1 to 256, or None"),
+        ("als", "embedding_dim", 4097, 4096, "from 1 to 4096"),
+        ("bpr", "embedding_dim", 10**9, 4096, "from 1 to 4096"),
+        ("als", "threads", 257, 256, "from 1 to 256"),
+        ("bpr", "threads", 10**6, 256, "from 1 to 256"),
+    ],
+)
+def test_sizes_and_threads_have_a_ceiling_named_in_the_message(
+    name: str, setting: str, too_big: int, ceiling: int, allowed: str
+) -> None:
+    # 10**9 dimensions asked for terabytes and 10**6 threads crashed torch: both are refused at once
+    expected = rf"{setting}={too_big} is not allowed for the {name} model; give a whole number {allowed}\."
+    with pytest.raises(ConfigError, match=expected):
+        models.create(name, **{setting: too_big})
+    config_class = models.get(name).config_class
+    with pytest.raises(ConfigError, match=expected):
+        parse_settings([f"{setting}={too_big}"], None, config_class)
+    assert getattr(models.create(name, **{setting: ceiling}).config, setting) == ceiling
+
+
+def test_the_ceilings_are_listed_with_the_settings() -> None:
+    allowed = {name: text for name, text, _ in EmbeddingConfig.describe()}
+    assert allowed["embedding_dim"] == "give a whole number from 1 to 4096, or None"
+    assert allowed["threads"] == "give a whole number from 1 to 256, or None"

@@ -35,7 +35,10 @@ OUTPUT = "Output"
 _DATA_OPTIONS = ("data", "dataset")
 _SPLIT_OPTIONS = ("split", "test_fraction", "test_count", "cutoff", "seed", "drop_unseen")
 _DEFAULT_CANDIDATES = 100  # embrec.evaluation.rerank.DEFAULT_CANDIDATES, without importing it for --help
+_MAX_CANDIDATES = 1000  # embrec.evaluation.rerank.MAX_CANDIDATES
+_MAX_K = 1000  # embrec.evaluation.context.MAX_K
 _DEFAULT_RESAMPLES = 1000  # embrec.evaluation.stats.DEFAULT_RESAMPLES
+_MAX_RESAMPLES = 100_000  # embrec.evaluation.stats.MAX_RESAMPLES
 
 Runs = Annotated[
     list[Path] | None,
@@ -59,7 +62,10 @@ SplitDir = Annotated[
         show_default=False,
     ),
 ]
-K = Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")]
+K = Annotated[
+    int,
+    typer.Option("--k", min=1, max=_MAX_K, help="Length of each recommendation list (at most the number of items)."),
+]
 Threshold = Annotated[
     float,
     typer.Option(
@@ -93,7 +99,10 @@ Rerank = Annotated[
     ),
 ]
 RerankCandidates = Annotated[
-    int, typer.Option("--rerank-candidates", min=1, help="Top items per user that --rerank chooses from.")
+    int,
+    typer.Option(
+        "--rerank-candidates", min=1, max=_MAX_CANDIDATES, help="Top items per user that --rerank chooses from."
+    ),
 ]
 Markdown = Annotated[
     Path | None,
@@ -112,7 +121,13 @@ CsvDir = Annotated[
     ),
 ]
 Resamples = Annotated[
-    int, typer.Option("--resamples", min=1, help="Bootstrap resamples of the confidence intervals and paired tests.")
+    int,
+    typer.Option(
+        "--resamples",
+        min=1,
+        max=_MAX_RESAMPLES,
+        help="Bootstrap resamples of the confidence intervals and paired tests.",
+    ),
 ]
 BootstrapSeed = Annotated[int, typer.Option("--bootstrap-seed", min=0, help="Seed of the bootstrap resampling.")]
 

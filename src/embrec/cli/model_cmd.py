@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,8 +14,8 @@ from rich.table import Table
 from embrec.cli._common import cli_errors, console, err_console, print_json
 from embrec.cli._options import data_options, load, split_options
 from embrec.data.options import DataOptions, SplitOptions
-from embrec.errors import ConfigError
-from embrec.models.config import PRESETS
+from embrec.errors import ConfigError, EmbrecError
+from embrec.models.config import MAX_EMBEDDING_DIM, MAX_THREADS, PRESETS
 
 MODEL = "Model"
 
@@ -52,6 +53,52 @@ def _settings(
     if model == "embedding":
         return cls(preset_config(preset, **settings))
     return cls(**settings)
+
+
+def _can_create_in(folder: Path, target: Path) -> None:
+    """Raise :class:`EmbrecError` unless ``target`` (in ``folder``) could be written: the nearest
+    existing folder above it must take a new entry. Tried with an empty folder, removed at once,
+    so nothing is left behind."""
+    import tempfile
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise EmbrecError(f"cannot write {str(target)!r}: {str(existing)!r} is a file, not a folder.")
+    try:
+        Path(tempfile.mkdtemp(prefix=".embrec-probe-", dir=existing)).rmdir()
+    except OSError as exc:
+        raise EmbrecError(
+            f"cannot write {str(target)!r}: nothing can be created in {str(existing)!r} ({exc.strerror or exc}); "
+            "give a path in a folder you can write to."
+        ) from None
+
+
+def _check_run_folder(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` the run could not be saved to, or one holding a run, unless ``force``."""
+    out = out.expanduser()
+    if out.exists() and not out.is_dir():
+        raise EmbrecError(f"out={str(out)!r} is a file; give a folder for the run.")
+    try:
+        holds = out.is_dir() and any(out.iterdir())
+    except OSError as exc:
+        raise EmbrecError(f"cannot read the folder out={str(out)!r}: {exc.strerror or exc}.") from None
+    if holds and not (out / "embrec.json").is_file():
+        raise EmbrecError(f"out={str(out)!r} holds other files, not a run; give an empty or new folder for the run.")
+    if holds and not force:
+        raise EmbrecError(
+            f"out={str(out)!r} already holds a trained run; choose a new folder, or pass force=True to replace it."
+        )
+    _can_create_in(out.parent, out)  # the run is built beside out, then renamed into place
+
+
+def _check_file(out: Path) -> None:
+    """Refuse, before any work, a file ``out`` that could not be written."""
+    out = out.expanduser()
+    if out.is_dir():
+        raise EmbrecError(f"cannot write {str(out)!r}: it is a folder; give a file path.")
+    _can_create_in(out.parent, out)
 
 
 def _progress_bar(total: int) -> tuple[Progress, Any]:
@@ -117,7 +164,12 @@ def train(
             "--objective", help="rating (MSE on scaled ratings) or ranking (softmax over items).", rich_help_panel=MODEL
         ),
     ] = None,
-    embedding_dim: Annotated[int | None, typer.Option("--embedding-dim", rich_help_panel=MODEL)] = None,
+    embedding_dim: Annotated[
+        int | None,
+        typer.Option(
+            "--embedding-dim", min=1, max=MAX_EMBEDDING_DIM, help="Length of each vector.", rich_help_panel=MODEL
+        ),
+    ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", rich_help_panel=MODEL)] = None,
     learning_rate: Annotated[float | None, typer.Option("--learning-rate", rich_help_panel=MODEL)] = None,
     weight_decay: Annotated[float | None, typer.Option("--weight-decay", rich_help_panel=MODEL)] = None,
@@ -129,8 +181,10 @@ def train(
         str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL)
     ] = None,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="torch CPU threads while training.", rich_help_panel=MODEL)
+        int | None,
+        typer.Option("--threads", min=1, max=MAX_THREADS, help="CPU threads while training.", rich_help_panel=MODEL),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out when it already holds a trained run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Train a model on a split of the data and save it as a run folder."""
@@ -148,8 +202,10 @@ def train(
         threads=threads,
     )
     recommender = _settings(model, str(getattr(preset, "value", preset)), objective, config_file, set_ or [], shortcuts)
+    _check_run_folder(out, force)  # before training: a refusal afterwards would waste it
     interactions = load(data_opts)
     parts = split_opts.apply(interactions)
+    started = time.perf_counter()
     if as_json:
         recommender.fit(parts.train)
     else:
@@ -157,6 +213,7 @@ def train(
         bar, update = _progress_bar(epochs_total)
         with bar:
             recommender.fit(parts.train, progress=update)
+    fit_seconds = time.perf_counter() - started
     figures = test_figures(recommender, parts)
     result: dict[str, Any] = {
         "run": str(out),
@@ -166,12 +223,15 @@ def train(
         "data": interactions.name,
         "train_rows": parts.train.n_ratings,
         "test_rows": parts.test.n_ratings,
-        "best_epoch": getattr(recommender, "best_epoch_", None),
-        "epochs_run": getattr(recommender, "epochs_run_", None),
-        "train_seconds": round(float(getattr(recommender, "train_seconds_", 0.0)), 4),
-        "device": getattr(recommender, "device_", "cpu"),
-        **figures,
     }
+    # only the figures this model has: EASE runs no epochs, the popularity model uses no device
+    for key in ("best_epoch", "epochs_run"):
+        if getattr(recommender, f"{key}_", None) is not None:
+            result[key] = getattr(recommender, f"{key}_")
+    result["train_seconds"] = round(float(getattr(recommender, "train_seconds_", fit_seconds)), 4)
+    if getattr(recommender, "device_", None) is not None:
+        result["device"] = recommender.device_
+    result.update(figures)
     recommender.save(
         out, extra={**Run.record(data_opts, split_opts), "test": figures, "train_seconds": result["train_seconds"]}
     )
@@ -180,7 +240,7 @@ def train(
         return
     table = Table(title=f"trained {recommender.name} on {interactions.name}", show_header=False)
     for key, value in result.items():
-        if key in ("config", "resolved"):
+        if key in ("config", "resolved") or value is None:
             continue
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
@@ -215,6 +275,8 @@ def recommend(
         raise ConfigError("give exactly one of --user ID or --all-users.")
     if all_users and out is None:
         raise ConfigError("--all-users writes a file: add --out FILE.csv.")
+    if all_users and out is not None:
+        _check_file(out)  # before ranking every user, not after
     model = _load(run)
     frame = model.recommend(None if all_users else user, n, exclude_seen=not include_seen)
     if all_users:

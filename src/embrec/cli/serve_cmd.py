@@ -40,18 +40,18 @@ def serve(
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="uvicorn's log level.")] = LogLevel.info,
 ) -> None:
     """Serve a run: JSON API (recommendations, similar films, new users) and a page at http://HOST:PORT/."""
-    from embrec.models.io import read_run_info
-    from embrec.service.app import run_server
-    from embrec.service.storage import default_db_url, normalise_url
+    from embrec.service.app import limit_threads, open_service, run_server
 
-    read_run_info(run)  # a missing or foreign folder fails here in one line, before uvicorn starts
-    url = normalise_url(db or default_db_url(run))
+    limit_threads(threads)
+    # the run loaded, its catalog built and the database reached before uvicorn starts: a broken
+    # folder or an unreachable database is one line here, not a traceback from the server's startup
+    service = open_service(run, db_url=db)
     err_console.print(
         f"serving [bold]{run}[/] at http://{host}:{port}/ (API docs at /docs); new users in "
-        f"{url.render_as_string(hide_password=True)}",
+        f"{service.storage.describe()}",
         highlight=False,
     )
-    run_server(run, host=host, port=port, db_url=db, threads=threads, log_level=log_level.value)
+    run_server(run, host=host, port=port, db_url=db, threads=threads, log_level=log_level.value, service=service)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "plot_app"]
 
+_MAX_CANDIDATES = 1000  # embrec.evaluation.rerank.MAX_CANDIDATES, without importing it for --help
+_MAX_K = 1000  # embrec.evaluation.context.MAX_K
+_MAX_RESAMPLES = 100_000  # embrec.evaluation.stats.MAX_RESAMPLES
+_MAX_USERS = 100  # embrec.report.build.MAX_USERS
+
 plot_app = typer.Typer(
     no_args_is_help=True, help="Pictures of a run: embedding maps, training curves, distributions, trade-offs."
 )
@@ -250,7 +255,7 @@ def plot_distributions(
             show_default=False,
         ),
     ] = None,
-    k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
+    k: Annotated[int, typer.Option("--k", min=1, max=_MAX_K, help="Length of each recommendation list.")] = 10,
 ) -> None:
     """How diversity and novelty spread across users, for one or more runs (.png or .svg)."""
     from embrec.evaluation import evaluate
@@ -293,8 +298,10 @@ def plot_tradeoff(
     lambdas: Annotated[
         str, typer.Option("--lambdas", help="Comma-separated λ values in [0, 1].")
     ] = "0,0.1,0.2,0.3,0.5,0.7,0.9",
-    k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
-    candidates: Annotated[int, typer.Option("--candidates", min=1, help="Top items per user re-ranked.")] = 100,
+    k: Annotated[int, typer.Option("--k", min=1, max=_MAX_K, help="Length of each recommendation list.")] = 10,
+    candidates: Annotated[
+        int, typer.Option("--candidates", min=1, max=_MAX_CANDIDATES, help="Top items per user re-ranked.")
+    ] = 100,
     csv: Annotated[
         Path | None, typer.Option("--csv", help="Also write the sweep's numbers as CSV.", show_default=False)
     ] = None,
@@ -324,9 +331,13 @@ def report_command(
         str, typer.Option("--baselines", help="Comma-separated registered models to compare with ('' for none).")
     ] = "popularity,ease",
     map_method: Annotated[MapMethod, typer.Option("--map", help="Projection of the embedding map.")] = MapMethod.pca,
-    users: Annotated[int, typer.Option("--users", min=0, help="Users whose recommendations are shown.")] = 3,
-    k: Annotated[int, typer.Option("--k", min=1, help="Length of each recommendation list.")] = 10,
-    resamples: Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples of the intervals.")] = 1000,
+    users: Annotated[
+        int, typer.Option("--users", min=0, max=_MAX_USERS, help="Users whose recommendations are shown.")
+    ] = 3,
+    k: Annotated[int, typer.Option("--k", min=1, max=_MAX_K, help="Length of each recommendation list.")] = 10,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=1, max=_MAX_RESAMPLES, help="Bootstrap resamples of the intervals.")
+    ] = 1000,
 ) -> None:
     """One self-contained HTML report of a run: data, training curves, metrics against baselines, embedding map, best-rated films, recommendations.
 

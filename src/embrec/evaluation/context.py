@@ -28,10 +28,40 @@ if TYPE_CHECKING:
     from embrec.evaluation.rerank import Reranker
     from embrec.models.base import Recommender
 
-__all__ = ["EvaluationContext", "ModelView", "ScoringContext"]
+__all__ = ["MAX_K", "EvaluationContext", "ModelView", "ScoringContext", "check_k", "longest_k"]
 
 # Test pairs predicted per call, so RMSE on a large test set stays within memory.
 _PREDICT_CHUNK = 1 << 20
+
+
+#: Longest list evaluated: trec_eval's deepest cut-off. Every evaluated user gets ``k`` numbers
+#: (and every metric pads to ``k``), so ``k=10**9`` would ask for hundreds of GiB.
+MAX_K = 1000
+#: Lists up to this long may run past a small catalogue (padded with empty slots, which count as
+#: misses), as a top-10 of a toy catalogue of 5 films does.
+_PADDED_K = 100
+
+
+def longest_k(n_items: int) -> int:
+    """The longest list length allowed on a catalogue of ``n_items`` items (see :func:`check_k`)."""
+    return min(MAX_K, max(n_items, _PADDED_K))
+
+
+def check_k(k: object, n_items: int) -> int:
+    """The list length ``k``, checked: a whole number from 1 to :func:`longest_k` of ``n_items``.
+
+    That is at most the catalogue (a list holds each item once; a small catalogue's lists may be
+    padded up to 100 slots) and at most :data:`MAX_K`.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"k must be a positive integer (the list length), got {k!r}; pass for example k=10.")
+    longest = longest_k(n_items)
+    if k > longest:
+        raise ConfigError(
+            f"k={k!r} is too long: the catalogue has {n_items:,} items and lists are at most {MAX_K:,} long; "
+            f"give k from 1 to {longest:,}."
+        )
+    return int(k)
 
 
 @dataclass(frozen=True)
@@ -99,8 +129,7 @@ class EvaluationContext:
         """
         if not isinstance(split, Split):
             raise DataError(f"split must be a Split (see make_split), got {type(split).__name__}.")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ConfigError(f"k must be a positive integer (the list length), got {k!r}; pass for example k=10.")
+        check_k(k, split.train.n_items)
         used = _used_threshold(split.test, threshold)
         rel = _relevance(split.test, used)
         users = np.flatnonzero(np.diff(rel.indptr) > 0).astype(np.int64)

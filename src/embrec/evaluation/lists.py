@@ -27,7 +27,7 @@ from embrec.data.splits import Split
 from embrec.errors import ConfigError, DataError
 from embrec.evaluation.context import EvaluationContext
 from embrec.evaluation.results import EvaluationResult, check_labels
-from embrec.evaluation.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES
+from embrec.evaluation.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, check_bootstrap
 
 __all__ = ["evaluate_lists", "read_recommendations"]
 
@@ -234,6 +234,7 @@ def evaluate_lists(
             split's data, a list repeats a rank or an item, or no test user has a relevant item.
         ConfigError: a bad ``k``, ``threshold``, ``names`` or bootstrap setting.
     """
+    check_bootstrap(level, n_resamples, seed)
     frame, default = _frame(recs)
     ctx = EvaluationContext.build(split, k=k, threshold=threshold)
     frame = _standard_columns(frame)

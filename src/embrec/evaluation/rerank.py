@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from embrec.models.base import Recommender
 
 __all__ = [
+    "DEFAULT_CANDIDATES",
+    "MAX_CANDIDATES",
     "RerankMethod",
     "Similarity",
     "Reranker",
@@ -56,6 +58,10 @@ RerankMethod = Literal["mmr", "novelty"]
 Similarity = Literal["auto", "embedding", "genres"]
 
 DEFAULT_CANDIDATES = 100
+#: Most candidates a list is re-ranked from: MMR compares every pair of a user's candidates, so
+#: 1,000 already means a million similarities per user (and 10**9 would never finish). Lists are
+#: at most as long (``embrec.evaluation.context.MAX_K``), so every list can be re-ranked.
+MAX_CANDIDATES = 1000
 # Largest (users x N x N) similarity block MMR builds at once (32 MiB of float64).
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -278,8 +284,18 @@ class Reranker:
         c = self.candidates
         if isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1:
             raise ConfigError(f"candidates must be a positive integer, got {c!r}; pass for example 100.")
+        if c > MAX_CANDIDATES:
+            raise ConfigError(
+                f"candidates={c!r} is not allowed; give a whole number from 1 to {MAX_CANDIDATES:,} "
+                "(how many of the model's top items each list is re-ranked from, for example 100)."
+            )
         if self.similarity not in ("auto", "embedding", "genres"):
             raise ConfigError(f"similarity {self.similarity!r} is not allowed; use 'auto', 'embedding' or 'genres'.")
+
+    def width(self, k: int, n_items: int) -> int:
+        """How many of the model's top items to re-rank into lists of ``k``: ``candidates``, but at
+        least ``k`` and at most the catalogue's ``n_items``."""
+        return min(max(k, int(self.candidates)), n_items)
 
     def __str__(self) -> str:
         sim = f":{self.similarity}" if self.method == "mmr" and self.similarity != "auto" else ""

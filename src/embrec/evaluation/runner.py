@@ -32,7 +32,7 @@ from embrec.evaluation.context import EvaluationContext, ModelView, ScoringConte
 from embrec.evaluation.labels import unique_labels
 from embrec.evaluation.rerank import Reranker, parse_reranker
 from embrec.evaluation.results import EvaluationResult, ModelEvaluation, check_labels
-from embrec.evaluation.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES
+from embrec.evaluation.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, check_bootstrap
 from embrec.models.base import Recommender
 
 __all__ = [
@@ -106,6 +106,7 @@ def evaluate(
     reranker = parse_reranker(rerank) if isinstance(rerank, str) else rerank
     if reranker is not None and not isinstance(reranker, Reranker):
         raise ConfigError(f"rerank must be a Reranker or text such as 'mmr:0.3', got {type(reranker).__name__}.")
+    check_bootstrap(level, n_resamples, seed)
     ctx = EvaluationContext.build(split, k=k, threshold=threshold)
     return EvaluationResult.from_context(
         ctx,
@@ -138,7 +139,7 @@ def _top_k(
     """``model``'s top-``k`` items of every evaluated user, re-ranked by ``reranker`` if given, and their scores."""
     if reranker is None:
         return ctx.rank(model, ctx.k, view)
-    cand, cand_scores = ctx.rank(model, max(ctx.k, reranker.candidates), view)
+    cand, cand_scores = ctx.rank(model, reranker.width(ctx.k, ctx.n_items), view)
     recs = ctx.rerank(reranker, model, view, cand, cand_scores)
     return recs, _scores_of(recs, cand, cand_scores)
 

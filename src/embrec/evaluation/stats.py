@@ -32,9 +32,12 @@ from embrec.errors import ConfigError, DataError
 
 __all__ = [
     "ConfidenceInterval",
+    "DEFAULT_RESAMPLES",
+    "MAX_RESAMPLES",
     "PairedComparison",
     "bootstrap_ci",
     "bootstrap_means",
+    "check_bootstrap",
     "format_interval",
     "format_p_value",
     "paired_bootstrap",
@@ -43,6 +46,9 @@ __all__ = [
 ]
 
 DEFAULT_RESAMPLES = 1000
+#: Most bootstrap resamples allowed: at 100,000 an interval's ends move by well under 1% of its
+#: width from one seed to another; more only takes longer (a typo such as 10**9 would run for days).
+MAX_RESAMPLES = 100_000
 DEFAULT_LEVEL = 0.95
 # Largest index matrix one chunk of resamples may draw (32 MiB of int64).
 _CHUNK_ELEMENTS = 1 << 22
@@ -132,9 +138,23 @@ def _values(values: ArrayLike, name: str) -> NDArray[np.float64]:
 
 
 def _check_resamples(n_resamples: Any) -> int:
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral) or n_resamples < 1:
-        raise ConfigError(f"n_resamples must be a positive integer, got {n_resamples!r}; pass for example 1000.")
+    if (
+        isinstance(n_resamples, bool)
+        or not isinstance(n_resamples, numbers.Integral)
+        or not 1 <= int(n_resamples) <= MAX_RESAMPLES
+    ):
+        raise ConfigError(
+            f"n_resamples={n_resamples!r} is not allowed; give a whole number from 1 to {MAX_RESAMPLES:,} "
+            "(the number of bootstrap resamples, for example 1000)."
+        )
     return int(n_resamples)
+
+
+def check_bootstrap(level: Any, n_resamples: Any, seed: Any) -> None:
+    """Check the bootstrap settings before any model ranks: a :class:`ConfigError` for a bad one."""
+    _check_level(level)
+    _check_resamples(n_resamples)
+    _generator(seed)
 
 
 def _check_level(level: Any) -> float:

@@ -56,9 +56,9 @@ def sweep(
     if not lambdas:
         raise ConfigError("lambdas is empty; pass the λ values to try, e.g. lambdas=[0, 0.25, 0.5, 0.75, 1].")
     ctx = EvaluationContext.build(split, k=k, threshold=threshold)
-    width = max(ctx.k, int(candidates))
     # Every setting is checked before the model ranks.
-    rerankers = [Reranker(method, lam, candidates=width, similarity=similarity) for lam in lambdas]
+    rerankers = [Reranker(method, lam, candidates=candidates, similarity=similarity) for lam in lambdas]
+    width = rerankers[0].width(ctx.k, ctx.n_items)
     view = ctx.align(model)
     cand, scores = ctx.rank(model, width, view)
     rows = []

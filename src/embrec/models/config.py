@@ -12,15 +12,19 @@ from typing import Any, ClassVar, Literal
 
 from embrec.errors import ConfigError
 from embrec.models.settings import (
+    MAX_EMBEDDING_DIM,
+    MAX_THREADS,
     Bounds,
     Device,
     DeviceName,
+    Dimension,
     ModelConfig,
     NonNegative,
     OpenFraction,
     Positive,
     PositiveInt,
     Seed,
+    Threads,
     parse_settings,
 )
 
@@ -28,7 +32,10 @@ __all__ = [
     "Bounds",
     "Device",
     "DeviceName",
+    "Dimension",
     "EmbeddingConfig",
+    "MAX_EMBEDDING_DIM",
+    "MAX_THREADS",
     "ModelConfig",
     "NonNegative",
     "OpenFraction",
@@ -37,6 +44,7 @@ __all__ = [
     "PositiveInt",
     "ResolvedEmbeddingConfig",
     "Seed",
+    "Threads",
     "parse_settings",
     "preset",
 ]
@@ -92,8 +100,8 @@ class EmbeddingConfig(ModelConfig):
     objective: Objective = "rating"
     """``rating``: sigmoid over min-max scaled ratings with MSE (the exercise's model).
     ``ranking``: the same embeddings trained with a softmax over items, for top-N lists."""
-    embedding_dim: PositiveInt | None = None
-    """Length of each user and item vector (default: 32 for rating, 64 for ranking)."""
+    embedding_dim: Dimension | None = None
+    """Length of each user and item vector, at most 4096 (default: 32 for rating, 64 for ranking)."""
     init_std: Positive = 0.01
     """Standard deviation of the normal initialisation of the embeddings (biases start at 0)."""
     learning_rate: Positive | None = None
@@ -137,8 +145,8 @@ class EmbeddingConfig(ModelConfig):
     """Seed of initialisation, validation carve-out and batch order: same seed, same model."""
     device: Device = "auto"
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    threads: PositiveInt | None = 1
-    """CPU threads for torch while training (``None``: torch's default). One thread measured
+    threads: Threads | None = 1
+    """CPU threads for torch while training, at most 256 (``None``: torch's default). One thread measured
     fastest and steadiest on small data on a 2-core machine (see docs/benchmarks.md)."""
 
     def resolve(self, *, n_users: int, n_items: int, device: str) -> ResolvedEmbeddingConfig:
@@ -182,7 +190,7 @@ class ResolvedEmbeddingConfig(ModelConfig):
     model_name: ClassVar[str] = "embedding (resolved)"
 
     objective: Objective
-    embedding_dim: PositiveInt
+    embedding_dim: Dimension
     init_std: Positive
     learning_rate: Positive
     weight_decay: NonNegative
@@ -204,7 +212,7 @@ class ResolvedEmbeddingConfig(ModelConfig):
     seed: Seed
     device: str
     """The device trained on (``cpu``, ``cuda``, ``cuda:N``); as asked for runs of format 1, which did not record it."""
-    threads: PositiveInt | None
+    threads: Threads | None
     """torch CPU threads while training; ``None`` on a GPU or for torch's default."""
 
 

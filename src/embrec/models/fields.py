@@ -19,12 +19,16 @@ __all__ = [
     "Bounds",
     "Device",
     "DeviceName",
+    "Dimension",
+    "MAX_EMBEDDING_DIM",
+    "MAX_THREADS",
     "NONE",
     "NonNegative",
     "OpenFraction",
     "Positive",
     "PositiveInt",
     "Seed",
+    "Threads",
     "accepts",
     "describe",
     "field_types",
@@ -93,6 +97,17 @@ OpenFraction = Annotated[float, Bounds(low=0, high=1, low_open=True, high_open=T
 Seed = Annotated[int, Bounds(low=0, high=2**32 - 1)]
 #: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
 Device = Annotated[str, DeviceName()]
+
+#: Longest user or item vector a model may be asked for: 4096 floats per user and item already
+#: make ml-25m's 220,000 users and films 3.6 GB; a typo such as 1000000000 would ask for terabytes.
+MAX_EMBEDDING_DIM = 4096
+#: Most CPU threads a model may be asked to train with (torch, BLAS and OpenMP refuse or
+#: crash far above it, and no machine embrec runs on has more cores).
+MAX_THREADS = 256
+#: The length of each user and item vector: a whole number from 1 to :data:`MAX_EMBEDDING_DIM`.
+Dimension = Annotated[int, Bounds(low=1, high=MAX_EMBEDDING_DIM)]
+#: CPU threads: a whole number from 1 to :data:`MAX_THREADS`.
+Threads = Annotated[int, Bounds(low=1, high=MAX_THREADS)]
 
 #: The type of ``None``, as it appears in ``X | None`` annotations.
 NONE = type(None)

@@ -23,15 +23,19 @@ from typing import Any, ClassVar, Literal, Self
 
 from embrec.errors import ConfigError
 from embrec.models.fields import (
+    MAX_EMBEDDING_DIM,
+    MAX_THREADS,
     NONE,
     Bounds,
     Device,
     DeviceName,
+    Dimension,
     NonNegative,
     OpenFraction,
     Positive,
     PositiveInt,
     Seed,
+    Threads,
     accepts,
     describe,
     field_types,
@@ -43,12 +47,16 @@ __all__ = [
     "Bounds",
     "Device",
     "DeviceName",
+    "Dimension",
+    "MAX_EMBEDDING_DIM",
+    "MAX_THREADS",
     "ModelConfig",
     "NonNegative",
     "OpenFraction",
     "Positive",
     "PositiveInt",
     "Seed",
+    "Threads",
     "parse_settings",
 ]
 

@@ -27,11 +27,13 @@ from embrec.errors import ConfigError
 from embrec.models.base import Recommender
 from embrec.report import sections
 
-__all__ = ["build_report", "render_report", "ReportParts"]
+__all__ = ["MAX_USERS", "build_report", "render_report", "ReportParts"]
 
 log = logging.getLogger(__name__)
 
 _TEMPLATE = "template.html.j2"
+#: Most users whose recommendations one report shows (each is a block of the page).
+MAX_USERS = 100
 
 
 @dataclass
@@ -106,7 +108,7 @@ def build_report(
         data, split: the data and split the run was trained on, when already in memory (the
             split's training fingerprint must match the run); default: re-created from the run.
         map_method: ``"pca"`` (fast), ``"tsne"`` or ``"umap"``.
-        n_users: users whose recommendations are shown.
+        n_users: users whose recommendations are shown, 0 to :data:`MAX_USERS`.
         k: list length of the evaluation and the recommendations shown.
         threshold: lowest relevant test rating.
         n_best: films in the best-rated table (and labelled on the map).
@@ -115,14 +117,28 @@ def build_report(
 
     Returns:
         ``out_path``.
+
+    Raises:
+        ConfigError: a bad setting (checked before any model is fitted or ranks), or ``k`` longer
+            than the catalogue.
     """
+    from embrec.evaluation.context import check_k
+    from embrec.evaluation.stats import DEFAULT_LEVEL, check_bootstrap
     from embrec.runs import Run
+    from embrec.viz.projection import check_method
 
     started = time.perf_counter()
     run = Path(run_path)
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"the report is one HTML file; give a path ending in .html, not {str(out)!r}.")
+    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or not 0 <= n_users <= MAX_USERS:
+        raise ConfigError(
+            f"n_users={n_users!r} is not allowed; give a whole number from 0 to {MAX_USERS} "
+            "(the users whose recommendations the report shows)."
+        )
+    check_bootstrap(DEFAULT_LEVEL, n_resamples, seed)
+    check_method(map_method)
     opened = Run.open(run)
     model = opened.model
     if split is None:
@@ -131,6 +147,7 @@ def build_report(
         opened.check(split)
         if data is None:
             data = _combined(split)
+    check_k(k, split.train.n_items)
     options = _Options(
         baselines=tuple(baselines),
         map_method=map_method,

@@ -161,7 +161,11 @@ class Storage:
         except NoSuchModuleError as exc:
             raise ConfigError(f"database driver for {self.describe()} is not installed ({exc}).") from None
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot open the database {self.describe()}: {type(exc).__name__}: {exc}") from None
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]  # the driver's first line
+            raise StorageError(
+                f"cannot open the database {self.describe()}: {type(exc).__name__}: {reason}; check the address and "
+                "that the server is running."
+            ) from None
 
     def describe(self) -> str:
         """The URL with its password hidden."""

@@ -18,7 +18,7 @@ from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, TrainingError
 from embrec.models.base import ProgressFn, Recommender
 from embrec.models.devices import resolve_device
-from embrec.models.settings import Device, ModelConfig, Positive, PositiveInt
+from embrec.models.settings import Device, ModelConfig, Positive, PositiveInt, Threads
 
 __all__ = ["EASEConfig", "EASERecommender", "ease_weights"]
 
@@ -42,8 +42,8 @@ class EASEConfig(ModelConfig):
     device: Device = "auto"
     """Where the Gram matrix is factorised: ``auto`` (CUDA when present, else CPU), ``cpu``,
     ``cuda`` or ``cuda:N``."""
-    threads: PositiveInt | None = 1
-    """BLAS threads while factorising on the CPU (``None``: BLAS's default, every core). On the shared
+    threads: Threads | None = 1
+    """BLAS threads while factorising on the CPU, at most 256 (``None``: BLAS's default, every core). On the shared
     2-core development machine two threads took 4.9 s at best but 13 s in the median on ml-latest-small,
     one thread a steady 8.2 s (``docs/benchmarks.md``); on a dedicated many-core machine ``None`` is faster."""
 

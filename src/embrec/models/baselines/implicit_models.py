@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError
 from embrec.models.base import ProgressFn, Recommender
-from embrec.models.settings import ModelConfig, NonNegative, Positive, PositiveInt, Seed
+from embrec.models.settings import Dimension, ModelConfig, NonNegative, Positive, PositiveInt, Seed, Threads
 
 __all__ = ["ALSConfig", "ALSRecommender", "BPRConfig", "BPRRecommender"]
 
@@ -49,12 +49,12 @@ def _use_gpu(device: str) -> bool:
 class _ImplicitConfig(ModelConfig):
     """Settings shared by the implicit models."""
 
-    embedding_dim: PositiveInt = 64
-    """Length of each user and item vector (implicit's ``factors``)."""
+    embedding_dim: Dimension = 64
+    """Length of each user and item vector (implicit's ``factors``), at most 4096."""
     seed: Seed = 42
     """Seed of the initial factors (and of BPR's sampling): same seed, same model on one thread."""
-    threads: PositiveInt = 1
-    """Threads implicit trains with (its ``num_threads``). One measured steadiest on a 2-core
+    threads: Threads = 1
+    """Threads implicit trains with (its ``num_threads``), at most 256. One measured steadiest on a 2-core
     machine; BPR is only reproducible on one thread."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """``auto`` (the GPU when implicit was built with CUDA and one is present), ``cpu`` or ``cuda``."""
