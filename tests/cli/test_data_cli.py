@@ -172,3 +172,99 @@ def test_real_ml100k_json() -> None:
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert (info["name"], info["n_ratings"], info["n_users"], info["n_items"]) == ("ml-100k", 100_000, 943, 1_682)
+
+
+# --------------------------------------------------------------------------- bad values, refused at their root
+@pytest.mark.parametrize(
+    ("value", "needles"),
+    [
+        ("inf", ["line 3, column 'rating': rating 'inf' is infinite", "finite number"]),
+        ("1e39", ["line 3, column 'rating': rating '1e39' is too large", "float32"]),
+        ("true", ["line 3, column 'rating': rating 'true' is a boolean", "implicit feedback"]),
+    ],
+)
+def test_ratings_that_are_no_ratings_exit_2_and_never_print_infinity(
+    tmp_path: Path, value: str, needles: list[str]
+) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(f"user,item,rating\n1,2,3\n1,3,{value}\n")
+    assert_one_line_error(summary("--data", str(path), "--json"), *needles)
+
+
+@pytest.mark.parametrize(
+    ("value", "needles"),
+    [
+        ("300000000000", ["timestamp 300000000000 is out of range", "milliseconds", "9999-12-31T23:59:59Z"]),
+        ("100000000000000000000", ["timestamp '100000000000000000000' is out of range", "0001-01-01T00:00:00Z"]),
+        ("-1e300", ["timestamp '-1e300' is out of range"]),
+    ],
+)
+def test_timestamps_out_of_range_exit_2_naming_the_range(tmp_path: Path, value: str, needles: list[str]) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(f"user,item,rating,timestamp\n1,2,3,100\n1,3,4,{value}\n")
+    assert_one_line_error(summary("--data", str(path)), "r.csv, line 3, column 'timestamp'", *needles)
+
+
+def test_iso_timestamps_of_long_ago_load(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating,timestamp\n1,2,3,1500-01-01\n1,3,4,2000-01-01\n")
+    result = summary("--data", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["first_timestamp"] == "1500-01-01T00:00:00Z"
+
+
+def test_ids_too_large_for_int64_are_text_ids(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(f"user,item,rating\n{10**30},2,3\n1,2,4\n")
+    result = summary("--data", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_users"] == 2
+
+
+@pytest.mark.parametrize(
+    ("column", "array", "typ"),
+    [
+        ("user", pa.array([[1], [2]]), "list<element: int64>"),
+        ("item", pa.array([{"a": 1}, {"a": 2}]), "struct<a: int64>"),
+    ],
+)
+def test_parquet_id_column_of_nested_type(tmp_path: Path, column: str, array: pa.Array, typ: str) -> None:
+    columns = {"user": pa.array([1, 2]), "item": pa.array([1, 1]), "rating": pa.array([2.0, 3.0])}
+    columns[column] = array
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table(columns), path)
+    assert_one_line_error(summary("--data", str(path)), f"column '{column}' has type {typ}", "whole numbers or text")
+
+
+def test_a_file_of_nul_bytes_gives_one_short_line(tmp_path: Path) -> None:
+    path = tmp_path / "zeros.csv"
+    with open(path, "wb") as fh:
+        fh.truncate(4 << 20)
+    line = assert_one_line_error(summary("--data", str(path)), "holds NUL bytes", "binary data")
+    assert len(line) < 400
+
+
+def test_a_long_value_is_cut_in_the_message(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating\n1,2," + "x" * 100_000 + "\n")
+    line = assert_one_line_error(
+        summary("--data", str(path)), "line 2, column 'rating': rating 'xxx", "(100,000 characters)"
+    )
+    assert len(line) < 600
+
+
+def test_your_own_ratings_csv_with_the_column_options(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    path = folder / "ratings.csv"
+    path.write_text("uid,sku,stars\nA,x,4\nB,x,5\n")
+    line = assert_one_line_error(summary("--data", str(folder)), "not a MovieLens ratings.csv", f"--data {path}")
+    assert "load_ratings_file" not in line
+    assert_one_line_error(summary("--data", str(path)), "no user column 'user'", "--user-col uid")
+    result = summary("--data", str(path), "--user-col", "uid", "--item-col", "sku", "--rating-col", "stars", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_users"] == 2
+    path.write_text("user,item,rating\nA,x,4\n")  # the usual column names: read as your own file at once
+    result = summary("--data", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["name"] == "ratings"

@@ -157,13 +157,17 @@ def test_out_that_is_a_file_is_refused(ratings_csv: Path, tmp_path: Path) -> Non
     [
         (["--test-fraction", "1.5"], ["1.5", "(0, 1)"]),
         (["--test-fraction", "0"], ["0", "(0, 1)"]),
-        (["--split", "user", "--test-count", "0"], ["test count 0", "1 or more"]),
+        (["--split", "user", "--test-count", "0"], ["--test-count 0", "1 or more"]),
         (["--test-fraction", "0.2", "--test-count", "3"], ["0.2", "3", "not both"]),
-        (["--split", "cutoff", "--cutoff", "soon"], ["'soon'", "ISO date"]),
-        (["--split", "cutoff", "--cutoff", "1990-01-01"], ["'1990-01-01'", "train set empty"]),
-        (["--split", "cutoff", "--cutoff", "2030-01-01"], ["'2030-01-01'", "test set empty"]),
-        (["--split", "user", "--cutoff", "2017-07-20"], ["'2017-07-20'", "only applies"]),
-        (["--split", "loo", "--test-count", "2"], ["test count 2", "'loo'"]),
+        (["--split", "cutoff", "--cutoff", "soon"], ["--cutoff soon", "ISO date"]),
+        (["--split", "cutoff", "--cutoff", "1990-01-01"], ["--cutoff 1990-01-01", "train set empty"]),
+        (["--split", "cutoff", "--cutoff", "2030-01-01"], ["--cutoff 2030-01-01", "test set empty"]),
+        (["--split", "user", "--cutoff", "2017-07-20"], ["--cutoff 2017-07-20", "only applies"]),
+        (["--split", "loo", "--test-count", "2"], ["--test-count 2", "'loo'"]),
+        (
+            ["--split", "user", "--test-count", "1000000000000"],
+            ["--test-count 1000000000000", "most rows one user has is 12", "largest possible is --test-count 11"],
+        ),
         (["--split", "temporal", "--timestamp-col", "none"], ["'temporal' needs timestamps", "none"]),
         (["--seed", "-4"], ["seed -4"]),
     ],
@@ -230,3 +234,34 @@ def test_ml_latest_small_2016_random_90_10_matches_sklearn(tmp_path: Path) -> No
     np.testing.assert_array_equal(test["item"].to_numpy(), expected["movieId"].to_numpy())
     np.testing.assert_array_equal(test["rating"].to_numpy(), expected["rating"].to_numpy())
     np.testing.assert_array_equal(test["timestamp"].to_numpy(), expected["timestamp"].to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        ("u1,5,inf,1500000000", "rating 'inf' is infinite"),
+        ("u1,5,true,1500000000", "rating 'true' is a boolean"),
+        ("u1,5,3,1500000000000", "timestamp 1500000000000 is out of range"),
+    ],
+)
+def test_bad_values_exit_2_and_write_nothing(ratings_csv: Path, tmp_path: Path, row: str, needle: str) -> None:
+    with open(ratings_csv, "a") as fh:
+        fh.write(row + "\n")
+    out = tmp_path / "never"
+    result = runner.invoke(app, split_args(ratings_csv, out))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_text_ids_too_large_for_int64_are_written_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    huge = str(10**30)
+    path.write_text(f"user,item,rating\n{huge},1,4\n{huge},2,3\n7,1,5\n7,2,2\n")
+    out = tmp_path / "split"
+    result = runner.invoke(app, split_args(path, out, "--split", "user", "--test-count", "1"))
+    assert result.exit_code == 0, result.output
+    written = pd.concat([pd.read_csv(out / name, dtype={"user": str}) for name in ("train.csv", "test.csv")])
+    assert sorted(set(written["user"])) == [huge, "7"]

@@ -95,7 +95,8 @@ def test_ml_latest_small_2016_ratings_file_directly() -> None:
     data = load_data(folder / "ratings.csv")
     assert data.name == "ml-latest-small-2016"
     assert data.n_ratings == 100_004
-    assert data.item_metadata is not None and data.item_metadata.loc[0, "title"] == "Toy Story (1995)"
+    assert data.item_metadata is not None and data.item_metadata.loc[1, "title"] == "Toy Story (1995)"  # by movieId
+    assert data.item_metadata.iloc[0]["title"] == "Toy Story (1995)"  # and in item-index order
     assert len(load_tags(folder)) == 1_296
 
 

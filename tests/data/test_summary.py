@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from conftest import real_dataset
-from embrec.data.build import build_interactions
+from embrec.data.build import MAX_SECONDS, build_interactions
 from embrec.data.interactions import Interactions
 from embrec.data.load import load_data
+from embrec.data.split_methods import utc_iso
 from embrec.data.summary import count_stats, summarize
 
 KEYS = {
@@ -74,11 +75,13 @@ def test_implicit_without_timestamps_or_metadata() -> None:
 
 
 def test_timestamps_without_a_calendar_date_are_shown_as_seconds() -> None:
-    # the same text as a split's cutoff_utc: one formatter for both
-    data = build_interactions([1, 2], [10, 20], [4.0, 5.0], [-86_400, 10**15])
+    # the same text as a split's cutoff_utc: one formatter for both; data timestamps beyond year
+    # 9999 are refused when loaded, so only a cutoff can be one
+    data = build_interactions([1, 2], [10, 20], [4.0, 5.0], [-86_400, MAX_SECONDS])
     info = summarize(data)
     assert info["first_timestamp"] == "1969-12-31T00:00:00Z"
-    assert info["last_timestamp"] == f"{10**15} s"
+    assert info["last_timestamp"] == "9999-12-31T23:59:59Z"
+    assert utc_iso(10**15) == f"{10**15} s"
 
 
 def test_many_distinct_ratings_are_binned() -> None:

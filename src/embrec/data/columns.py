@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from embrec.data.quoting import quoted, quoted_list
 from embrec.errors import DataError
 
 __all__ = [
     "DEFAULT_ITEM",
+    "refuse_repeated_names",
     "DEFAULT_RATING",
     "DEFAULT_TIMESTAMP",
     "DEFAULT_USER",
@@ -66,8 +68,9 @@ def _missing_column(path: Path, role: str, wanted: str, fields: Sequence[str], t
     if all(_NUMBER_RE.match(f) for f in fields):
         hint = " The first line looks like data, not column names: add a header line."
     return DataError(
-        f"{path}: no {role} column {wanted!r}; the file's columns are {list(fields)}. Pass the right one as "
-        f"{role}_col={guess!r}{extra} (in load_data: columns=ColumnMapping({role}={guess!r})).{hint}"
+        f"{path}: no {role} column {quoted(wanted, 80)}; the file's columns are {quoted_list(fields)}. Pass the "
+        f"right one as {role}_col={quoted(guess, 80)}{extra} (in load_data: "
+        f"columns=ColumnMapping({role}={quoted(guess, 80)})).{hint}"
     )
 
 
@@ -111,9 +114,19 @@ def resolve_columns(
         _add_optional(chosen, path, fields, "rating", rating, may_lack=rating == DEFAULT_RATING and not unused)
         if "rating" not in chosen:
             log.info("%s has no rating column: loading it as implicit feedback", path)
+    for role, name in chosen.items():
+        if list(fields).count(name) > 1:
+            raise _twice(path, name, list(fields).count(name), f"the {role} column")
     if len(set(chosen.values())) < len(chosen):
-        raise DataError(f"{path}: one column is mapped to two roles ({chosen}); give each role its own column.")
+        raise DataError(f"{path}: one column is mapped to two roles ({quoted(chosen)}); give each role its own column.")
     return chosen
+
+
+def _twice(path: Path, name: str, times: int, what: str) -> DataError:
+    return DataError(
+        f"{path}: {times} columns are named {quoted(name, 80)}, so {what} is ambiguous; give each column of the "
+        "header its own name."
+    )
 
 
 def _add_optional(
@@ -125,6 +138,15 @@ def _add_optional(
         chosen[role] = found
     elif not may_lack:
         raise _missing_column(path, role, wanted, fields, list(chosen.values()))
+
+
+def refuse_repeated_names(path: Path, fields: Sequence[str]) -> None:
+    """A DataError naming the first column name that ``fields`` has more than once."""
+    seen: set[str] = set()
+    for name in fields:
+        if name in seen:
+            raise _twice(path, name, list(fields).count(name), "the file's columns are ambiguous")
+        seen.add(name)
 
 
 def parse_year(titles: pd.Series) -> pd.Series:

@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 
 from embrec.data.download import ProgressCallback, download_and_extract, fetch_text, parse_md5_file
+from embrec.data.quoting import quoted
 from embrec.data.registry import BUILT_IN, DEFAULT_BASE_URL, DatasetInfo
 from embrec.errors import ChecksumError, DatasetNotFoundError, DownloadError
 
@@ -71,7 +72,7 @@ def dataset_info(name: str) -> DatasetInfo:
     close = difflib.get_close_matches(key, list(_REGISTRY), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise DatasetNotFoundError(
-        f"unknown dataset {name!r}; the built-in datasets are {', '.join(_REGISTRY)}.{hint} "
+        f"unknown dataset {quoted(name, 80)}; the built-in datasets are {', '.join(_REGISTRY)}.{hint} "
         "For your own ratings file, give its path instead of a dataset name."
     )
 

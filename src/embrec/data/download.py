@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from embrec.atomic import replace_folder
+from embrec.data.quoting import quoted
 from embrec.errors import ChecksumError, DownloadError
 
 __all__ = [
@@ -101,7 +102,7 @@ def parse_md5_file(text: str, *, source: str) -> str:
     found = {m.lower() for m in re.findall(r"\b[0-9a-fA-F]{32}\b", text)}
     if len(found) != 1:
         raise DownloadError(
-            f"{source} does not hold exactly one md5 digest (found {len(found)}): {text.strip()[:80]!r}"
+            f"{source} does not hold exactly one md5 digest (found {len(found)}): {quoted(text.strip(), 100)}"
         )
     return found.pop()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from embrec.data.quoting import quoted_list
 from embrec.errors import DataError
 
 __all__ = [
@@ -94,9 +95,9 @@ def require_edition(folder: str | Path) -> MovieLensEdition:
         raise DataError(f"MovieLens folder {str(folder)!r} does not exist; check the path.")
     edition = movielens_edition(folder)
     if edition is None:
-        present = sorted(p.name for p in folder.iterdir())[:12] if folder.is_dir() else []
+        present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
         raise DataError(
             f"{folder} is not a MovieLens folder: it has none of u.data, ratings.csv, ratings.dat "
-            f"(it holds {present}); pass the folder the MovieLens zip extracts to, or a ratings file."
+            f"(it holds {quoted_list(present)}); pass the folder the MovieLens zip extracts to, or a ratings file."
         )
     return edition

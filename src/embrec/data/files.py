@@ -12,18 +12,22 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from embrec.data.build import DuplicatePolicy
+from embrec.data.build import DuplicatePolicy, checked_ids
 from embrec.data.columns import (
     DEFAULT_ITEM,
     DEFAULT_RATING,
     DEFAULT_TIMESTAMP,
     DEFAULT_USER,
     parse_year,
+    refuse_repeated_names,
     resolve_columns,
 )
 from embrec.data.interactions import Interactions
+from embrec.data.quoting import quoted, quoted_list
 from embrec.data.sniff import (
+    Header,
     base_suffix,
     check_file,
     find_invalid_utf8,
@@ -171,38 +175,92 @@ def read_item_metadata(
         ``(1995)`` when there is no year column) and ``genres`` where available.
     """
     path = check_file(path, "item metadata file")
-    table = _read_whole_table(path, normalize_sep(sep))
-    for field in table.schema:
-        if field.type in (pa.binary(), pa.large_binary()):
-            raise (utf8_error(path) or DataError(f"{path}: column {field.name!r} is not text; re-encode it as UTF-8."))
-    frame = table.to_pandas()
-    fields = list(frame.columns)
+    sep = normalize_sep(sep)
+    header = None if _is_parquet_file(path) else read_header(path, sep)
+    fields = list(open_parquet(path).schema_arrow.names) if header is None else header.fields
+    refuse_repeated_names(path, fields)
     id_col = _id_column(path, fields, id_col, preferred_id)
     for wanted, default in ((title_col, "title"), (genres_col, "genres")):
         if wanted not in fields and wanted != default:
             raise DataError(
-                f"{path}: no column {wanted!r}; the file's columns are {fields}; pass one of them or leave it out."
+                f"{path}: no column {quoted(wanted)}; the file's columns are {quoted_list(fields)}; pass one of them "
+                "or leave it out."
             )
-    frame = frame.rename(columns={title_col: "title", genres_col: "genres"}).set_index(id_col)
-    frame.index.name = "item"
+    table = _read_whole_table(path, header, id_col)
+    for field in table.schema:
+        if field.type in (pa.binary(), pa.large_binary()):
+            if header is not None:
+                raise (
+                    utf8_error(path)
+                    or DataError(f"{path}: column {quoted(field.name)} is not text; re-encode it as UTF-8.")
+                )
+            raise DataError(
+                f"{path}: column {quoted(field.name)} holds bytes (type {field.type}), not text; store it as strings."
+            )
+    table = _as_text(path, table, (title_col, genres_col))
+    if not _is_any_id_type(table.schema.field(id_col).type):
+        raise DataError(
+            f"{path}: column {quoted(id_col)} has type {table.schema.field(id_col).type}, but item ids must be whole "
+            "numbers or text; store it as integers or strings."
+        )
+    frame = table.to_pandas()
+    ids = frame[id_col].astype(str) if isinstance(frame[id_col].dtype, pd.CategoricalDtype) else frame[id_col]
+    ids = checked_ids(ids, source=str(path), column=id_col, first_line=None if header is None else 2)
+    frame = frame.drop(columns=[id_col]).rename(columns={title_col: "title", genres_col: "genres"})
+    frame.index = pd.Index(ids.to_numpy(), name="item")
     if "title" in frame.columns and "year" not in frame.columns:
         frame["year"] = parse_year(frame["title"])
     return frame
 
 
-def _read_whole_table(path: Path, sep: str | None) -> pa.Table:
-    """Every column of a Parquet or delimited text file, as pyarrow types them."""
-    if _is_parquet_file(path):
+def _is_any_id_type(typ: pa.DataType) -> bool:
+    if pa.types.is_dictionary(typ):
+        return _is_any_id_type(typ.value_type)
+    return (
+        any(
+            check(typ)
+            for check in (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string, pa.types.is_floating)
+        )
+        or pa.types.is_decimal(typ)
+        or pa.types.is_null(typ)
+        or pa.types.is_boolean(typ)
+    )
+
+
+def _as_text(path: Path, table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """``table`` with the named columns (titles, genres) as text, whatever type they were read as."""
+    for name in names:
+        idx = table.schema.get_field_index(name)
+        if idx < 0 or pa.types.is_string(table.schema.field(idx).type):
+            continue
+        try:
+            table = table.set_column(idx, name, pc.cast(table.column(idx), pa.string()))
+        except pa.ArrowException:
+            typ = table.schema.field(idx).type
+            raise DataError(
+                f"{path}: column {quoted(name)} has type {typ}, but it must hold text (a title or '|'-joined genres "
+                "per item); store it as strings."
+            ) from None
+    return table
+
+
+def _read_whole_table(path: Path, header: Header | None, id_col: str) -> pa.Table:
+    """Every column of a Parquet (``header`` None) or delimited text file, as pyarrow types them.
+
+    The id column of a text file is read as the ratings loaders read ids: integers when every
+    one is, else the text as written (so ``10**30`` or ``007`` stay exact).
+    """
+    if header is None:
         return read_parquet_table(path, list(open_parquet(path).schema_arrow.names))
-    header = read_header(path, sep)
+    guessed = guess_types(path, header.sep, [id_col], {id_col: "id"})
     spec = CsvSpec(
         path=path,
         sep=header.sep,
         header=True,
         names=header.fields,
         include=header.fields,
-        types={},
-        roles={},
+        types={id_col: guessed.get(id_col, pa.string())},
+        roles={id_col: "id"},
         labels={},
     )
     return read_csv_table(spec)
@@ -213,7 +271,8 @@ def _id_column(path: Path, fields: list[str], id_col: str | None, preferred_id: 
     if id_col is not None:
         if id_col not in fields:
             raise DataError(
-                f"{path}: no item id column {id_col!r}; the file's columns are {fields}; pass one of them as id_col."
+                f"{path}: no item id column {quoted(id_col)}; the file's columns are {quoted_list(fields)}; pass one "
+                "of them as id_col."
             )
         return id_col
     candidates = [c for c in (preferred_id, "item", "item_id", "itemId", "movieId", "id") if c]
@@ -221,7 +280,8 @@ def _id_column(path: Path, fields: list[str], id_col: str | None, preferred_id: 
     found = next((lowered[c.lower()] for c in candidates if c.lower() in lowered), None)
     if found is None:
         raise DataError(
-            f"{path}: no item id column (looked for {candidates}); the file's columns are {fields}. "
+            f"{path}: no item id column (looked for {quoted_list(candidates)}); the file's columns are "
+            f"{quoted_list(fields)}. "
             "Rename the id column to 'item' or pass its name as id_col."
         )
     return found

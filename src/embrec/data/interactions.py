@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from embrec.data.quoting import clipped, quoted
 from embrec.errors import DataError, UnknownIdError
 
 __all__ = ["Interactions"]
@@ -28,6 +29,31 @@ def _as_id_array(ids: Any) -> np.ndarray:
     if arr.ndim == 0:
         arr = arr.reshape(1)
     return arr
+
+
+def _by_item_id(meta: pd.DataFrame, item_ids: pd.Index) -> pd.DataFrame:
+    """``meta`` indexed by item id, row ``i`` describing item index ``i``.
+
+    A frame indexed by the same ids in another order is put in item-index order; any other index
+    is read as one row per item index, in order.
+    """
+    if meta.index.equals(item_ids):
+        return meta if meta.index.name == "item" else meta.rename_axis("item")
+    with contextlib.suppress(TypeError):
+        if meta.index.is_unique and len(meta.index.intersection(item_ids)) == len(item_ids):
+            return meta.reindex(item_ids).rename_axis("item")
+    return meta.set_axis(item_ids).rename_axis("item")
+
+
+def _lookup_as_other_kind(lookup: pd.Index, ids: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Indexes of ids typed as the other kind: text ``"42"`` for integer ids (as a command line gives
+    them) and the integer ``42`` for text ids (as files with some text ids give them)."""
+    if ids.dtype.kind in "US" and lookup.dtype.kind in "iu":
+        with contextlib.suppress(ValueError, OverflowError):  # "x" or "10**30" is no int64 id
+            return lookup.get_indexer(ids.astype(np.int64))
+    elif ids.dtype.kind in "iuO" and lookup.dtype.kind not in "iu":
+        return lookup.get_indexer(np.array([str(x) for x in ids], dtype=object))
+    return idx
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -41,8 +67,11 @@ class Interactions:
         timestamps: Unix seconds of each row (``int64``), or ``None``.
         user_ids: the dataset's own user id of each user index.
         item_ids: the dataset's own item id of each item index.
-        item_metadata: one row per item index (columns such as ``title``, ``year``,
-            ``genres`` as a ``|``-joined string), or ``None``.
+        item_metadata: item metadata indexed by item id (the index is ``item_ids``, so
+            ``item_metadata.loc[item_id]`` is that item's row, and row ``i`` is item index ``i``),
+            with columns such as ``title``, ``year``, ``genres`` as a ``|``-joined string; or
+            ``None``. A frame given with another index but one row per item index (such as a
+            ``0..n-1`` range) is taken row by row and given the item ids as its index.
         rating_scale: ``(lowest, highest)`` possible rating, or ``None`` for implicit feedback.
         name: a short label used in summaries and reports.
     """
@@ -73,6 +102,8 @@ class Interactions:
             )
         object.__setattr__(self, "_user_lookup", pd.Index(self.user_ids))
         object.__setattr__(self, "_item_lookup", pd.Index(self.item_ids))
+        if self.item_metadata is not None:
+            object.__setattr__(self, "item_metadata", _by_item_id(self.item_metadata, self._item_lookup))
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -126,18 +157,16 @@ class Interactions:
     def _lookup(self, lookup: pd.Index, ids: Any, kind: str) -> np.ndarray:
         arr = _as_id_array(ids)
         idx = lookup.get_indexer(arr)
-        if arr.dtype.kind in "US" and lookup.dtype.kind in "iu" and (idx < 0).any():
-            # ids typed on a command line arrive as text; try them as integers
-            with contextlib.suppress(ValueError):
-                idx = lookup.get_indexer(arr.astype(np.int64))
+        if (idx < 0).any():
+            idx = _lookup_as_other_kind(lookup, arr, idx)
         missing = idx < 0
         if missing.any():
             bad = arr[missing]
-            shown = ", ".join(repr(x.item() if hasattr(x, "item") else x) for x in bad[:5])
+            shown = ", ".join(quoted(x.item() if hasattr(x, "item") else x, 60) for x in bad[:5])
             more = f" and {missing.sum() - 5} more" if missing.sum() > 5 else ""
-            examples = ", ".join(str(x) for x in lookup[:3])
+            examples = ", ".join(clipped(str(x), 60) for x in lookup[:3])
             raise UnknownIdError(
-                f"unknown {kind} id {shown}{more} in {self.name!r}; known {kind} ids look like "
+                f"unknown {kind} id {shown}{more} in {quoted(self.name)}; known {kind} ids look like "
                 f"{examples} ({len(lookup):,} in all). Use an id from the data."
             )
         return idx.astype(np.int64)

@@ -17,7 +17,8 @@ from embrec.data.columns import DEFAULT_ITEM, DEFAULT_RATING, DEFAULT_TIMESTAMP,
 from embrec.data.editions import MovieLensEdition, movielens_edition, movielens_ratings_file
 from embrec.data.files import load_ratings_file, read_item_metadata
 from embrec.data.interactions import Interactions
-from embrec.data.movielens import load_movielens
+from embrec.data.movielens import has_ratings_layout, load_movielens
+from embrec.data.quoting import quoted, quoted_list
 from embrec.data.sniff import normalize_sep
 from embrec.errors import DataError
 
@@ -116,10 +117,14 @@ def load_data(
 
 
 def _as_movielens_file(path: Path, mapping: ColumnMapping, sep: str | None) -> MovieLensEdition | None:
-    """The edition of a MovieLens ratings file, unless a column mapping or a delimiter says to read it as your own."""
+    """The edition of a MovieLens ratings file, unless a column mapping or a delimiter says to read it as
+    your own, or the file only has a MovieLens name (a ``ratings.csv`` with other columns)."""
     if mapping != ColumnMapping() or sep is not None or not path.is_file():
         return None
-    return movielens_ratings_file(path)
+    edition = movielens_ratings_file(path)
+    if edition is None or not has_ratings_layout(path, edition.layout):
+        return None
+    return edition
 
 
 def _policy(duplicates: DuplicatePolicy | str) -> DuplicatePolicy:
@@ -127,7 +132,7 @@ def _policy(duplicates: DuplicatePolicy | str) -> DuplicatePolicy:
         return DuplicatePolicy(duplicates)
     except ValueError:
         allowed = ", ".join(p.value for p in DuplicatePolicy)
-        raise DataError(f"duplicates={duplicates!r} is not a duplicate policy; use one of {allowed}.") from None
+        raise DataError(f"duplicates={quoted(duplicates)} is not a duplicate policy; use one of {allowed}.") from None
 
 
 def _movielens(
@@ -147,11 +152,13 @@ def _movielens(
 def _not_movielens(folder: Path) -> DataError:
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
         if movielens_edition(child) is not None:
-            return DataError(f"{folder} is not a MovieLens folder, but {child} is; pass data={str(child)!r}.")
+            return DataError(
+                f"{folder} is not a MovieLens folder, but {child} is; pass data={quoted(str(child), 1000)}."
+            )
     files = sorted(p.name for p in folder.iterdir() if p.is_file())
     data_files = [n for n in files if n.lower().endswith((".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz"))]
-    hint = f" To load your own file, pass it: data={str(folder / data_files[0])!r}." if data_files else ""
-    shown = files[:10] + (["..."] if len(files) > 10 else [])
+    hint = f" To load your own file, pass it: data={quoted(str(folder / data_files[0]), 1000)}." if data_files else ""
     return DataError(
-        f"{folder} is a folder but not a MovieLens one (no u.data, ratings.csv or ratings.dat; it holds {shown}).{hint}"
+        f"{folder} is a folder but not a MovieLens one (no u.data, ratings.csv or ratings.dat; it holds "
+        f"{quoted_list(files)}).{hint}"
     )

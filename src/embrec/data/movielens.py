@@ -26,7 +26,8 @@ from embrec.data.editions import (
 )
 from embrec.data.interactions import Interactions
 from embrec.data.movielens_meta import load_links, load_movies, load_movies_if_present, load_tags, load_users
-from embrec.data.sniff import check_file, read_header
+from embrec.data.quoting import quoted, quoted_list
+from embrec.data.sniff import check_file, read_head, read_header
 from embrec.data.tables import CsvSpec, build_from_table, read_csv_table
 from embrec.errors import DataError
 
@@ -42,6 +43,7 @@ __all__ = [
     "load_users",
     "movielens_edition",
     "movielens_ratings_file",
+    "has_ratings_layout",
 ]
 
 _ROLES = ("user", "item", "rating", "timestamp")
@@ -83,13 +85,35 @@ def _typed_spec(
     return spec, chosen, labels
 
 
+def has_ratings_layout(path: Path, layout: Layout) -> bool:
+    """Whether the first line of ``path`` is laid out as a MovieLens ratings file of ``layout``.
+
+    A ``ratings.csv`` must have the columns ``userId``, ``movieId``, ``rating`` and
+    ``timestamp``; a ``u.data``-like file four tab-separated numbers; a ``ratings.dat`` four
+    ``::``-separated fields. A file that only has the name (your own ``ratings.csv`` with other
+    columns) is not one, and is read as your own file.
+    """
+    if layout == "csv":
+        try:
+            return all(c in read_header(path, ",").fields for c in _CSV_RATING_COLUMNS)
+        except DataError:
+            return False
+    try:
+        first = read_head(path, 4096).split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    except DataError:
+        return False
+    fields = first.split("\t") if layout == "100k" else first.split("::")
+    return len(fields) == 4 and all(f.strip().lstrip("-").replace(".", "", 1).isdigit() for f in fields)
+
+
 def _csv_spec(path: Path) -> _RatingsSpec:
     header = read_header(path, ",")
     missing = [c for c in _CSV_RATING_COLUMNS if c not in header.fields]
     if missing:
         raise DataError(
-            f"{path}: not a MovieLens ratings.csv: columns {missing} are missing (it has {header.fields}); "
-            "load it as your own file (load_ratings_file with user_col, item_col and rating_col) instead."
+            f"{path}: not a MovieLens ratings.csv: columns {quoted_list(missing)} are missing (it has "
+            f"{quoted_list(header.fields)}); to read it as your own ratings file, pass the file itself: "
+            f"data={quoted(str(path), 1000)} (with its column names where they are not user, item, rating)."
         )
     chosen = dict(zip(_ROLES, _CSV_RATING_COLUMNS, strict=True))
     return _typed_spec(path, chosen, chosen, sep=",", header=True, names=header.fields, first_line=2)

@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 
 from embrec.data.columns import parse_year
 from embrec.data.editions import Layout, MovieLensEdition, require_edition
+from embrec.data.quoting import clipped, quoted
 from embrec.data.sniff import check_file
 from embrec.errors import DataError
 
@@ -118,12 +119,12 @@ def _read_small(path: Path, sep: str, types: dict[str, pa.DataType], names: list
 
 def _unparsable(path: Path, exc: Exception, bad: object | None) -> DataError:
     if bad is None:
-        first = str(exc).splitlines()[0]
+        first = next((clipped(ln.strip()) for ln in str(exc).splitlines() if ln.strip()), "unknown error")
         return DataError(f"{path}: cannot be parsed ({first}); get a fresh copy of the file.")
     line = getattr(bad, "number", None)
     where = f", line {line}" if line is not None else ""
     return DataError(
-        f"{path}{where}: malformed row {getattr(bad, 'text', '')[:80]!r} (expected "
+        f"{path}{where}: malformed row {quoted(getattr(bad, 'text', ''))} (expected "
         f"{getattr(bad, 'expected_columns', '?')} fields); fix that line or get a fresh copy of the file."
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from embrec.data.quoting import clipped, quoted
 from embrec.errors import DataError
 
 __all__ = [
@@ -56,7 +57,7 @@ def normalize_sep(sep: str | None) -> str | None:
     sep = named.get(sep.lower(), sep)
     if len(sep) != 1:
         raise DataError(
-            f"sep={sep!r} is not one character; pass a single-character delimiter such as ',', ';', '|' or "
+            f"sep={quoted(sep, 40)} is not one character; pass a single-character delimiter such as ',', ';', '|' or "
             "'\\t' (MovieLens '::' files are read from their folder: pass the folder instead)."
         )
     if sep in '\r\n"':
@@ -108,7 +109,9 @@ def read_head(path: Path, n: int = SAMPLE_BYTES) -> bytes:
         with pa.input_stream(str(path), compression=compression) as stream:
             return bytes(stream.read(n))
     except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"{path}: cannot be read ({exc}); check that it is a complete, readable file.") from None
+        raise DataError(
+            f"{path}: cannot be read ({clipped(str(exc))}); check that it is a complete, readable file."
+        ) from None
 
 
 def find_invalid_utf8(path: str | Path) -> tuple[int, int, bytes] | None:
@@ -172,6 +175,15 @@ def _decode_sample(path: Path, sample: bytes) -> str:
             f"{path}: the file is UTF-16 text; re-encode it as UTF-8, e.g. "
             f"`iconv -f utf-16 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`."
         )
+    nul = sample.find(b"\0")
+    if nul >= 0:
+        # no text format has NUL bytes: this is binary data (or UTF-16 without its byte-order mark)
+        line = sample.count(b"\n", 0, nul) + 1
+        raise DataError(
+            f"{path}: holds NUL bytes (the first at byte offset {nul:,}, line {line}), so it "
+            "is binary data, not CSV/TSV text; give a UTF-8 text file or a Parquet file (a Parquet file starts "
+            "with b'PAR1': export it again if it should be one)."
+        )
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         text = decoder.decode(sample, final=False)
@@ -198,10 +210,11 @@ def read_header(path: Path, sep: str | None) -> Header:
     if sep is None:
         sep = _SEP_BY_SUFFIX.get(base_suffix(path)) or _sniff_sep(lines) or ","
     fields = [f.strip() for f in next(csv.reader([lines[0]], delimiter=sep))]
-    other = _sniff_sep(lines) if len(fields) == 1 else None
+    # the header alone decides when the rows disagree (a ragged row, a delimiter inside a value)
+    other = (_sniff_sep(lines) or _sniff_sep(lines[:1])) if len(fields) == 1 else None
     if other is not None and other != sep:
         raise DataError(
-            f"{path}: reading it as {describe_sep(sep)}-separated gives one column ({lines[0][:60]!r}), but "
+            f"{path}: reading it as {describe_sep(sep)}-separated gives one column ({quoted(lines[0], 80)}), but "
             f"it looks like it is separated by {describe_sep(other)} — pass sep={other!r}."
         )
     return Header(fields, sep)
@@ -241,9 +254,11 @@ def guess_types(path: Path, sep: str, include: list[str], roles: Mapping[str, st
 
 # the type to read a column of a role as, from the type of its first rows; None: pyarrow's own guess
 def _id_type(sampled: pa.DataType) -> pa.DataType | None:
+    # ids in a text file are integers when every one is, else the text as written: "1.5", "007",
+    # and integers too large for int64 (pyarrow samples those as floats) stay exact
     if pa.types.is_integer(sampled):
         return pa.int32()
-    return DICT_STRING if pa.types.is_string(sampled) or pa.types.is_binary(sampled) else None
+    return DICT_STRING
 
 
 def _rating_type(sampled: pa.DataType) -> pa.DataType | None:

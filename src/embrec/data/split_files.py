@@ -17,6 +17,7 @@ from embrec.atomic import folder as atomic_folder
 from embrec.data.build import DuplicatePolicy, build_interactions
 from embrec.data.files import load_ratings_file
 from embrec.data.interactions import Interactions
+from embrec.data.quoting import clipped, quoted
 from embrec.data.splits import Split, SplitMethod
 from embrec.errors import DataError, EmbrecError
 
@@ -142,7 +143,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); {_REWRITE}.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read ({exc}); {_REWRITE}.") from None
+        raise DataError(f"{path}: cannot be read ({clipped(str(exc))}); {_REWRITE}.") from None
     if not isinstance(meta, dict):
         raise DataError(f"{path}: holds {type(meta).__name__}, not a JSON object describing a split; {_REWRITE}.")
     _check_fields(path, meta)
@@ -153,7 +154,7 @@ def _check_fields(path: Path, meta: dict[str, Any]) -> None:
     """A known method, every required key, and every key of its type."""
     allowed = ", ".join(m.value for m in SplitMethod)
     if meta.get("method") not in {m.value for m in SplitMethod}:
-        raise DataError(f"{path}: method {meta.get('method')!r} is not a split method ({allowed}); {_REWRITE}.")
+        raise DataError(f"{path}: method {quoted(meta.get('method'))} is not a split method ({allowed}); {_REWRITE}.")
     for key in _REQUIRED:
         if key not in meta:
             raise DataError(f"{path}: has no {key!r}; {_REWRITE}.")
@@ -167,7 +168,7 @@ def _check_type(path: Path, key: str, value: Any, kinds: tuple[type, ...]) -> No
     if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
         return
     wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
-    raise DataError(f"{path}: {key} is {value!r}, not {wanted}; {_REWRITE}.")
+    raise DataError(f"{path}: {key} is {quoted(value)}, not {wanted}; {_REWRITE}.")
 
 
 def _rating_scale(meta: dict[str, Any], path: Path) -> tuple[float, float] | None:
@@ -179,7 +180,7 @@ def _rating_scale(meta: dict[str, Any], path: Path) -> tuple[float, float] | Non
         or len(scale) != 2
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)
     ):
-        raise DataError(f"{path}: rating_scale is {scale!r}, not [lowest, highest]; {_REWRITE}.")
+        raise DataError(f"{path}: rating_scale is {quoted(scale)}, not [lowest, highest]; {_REWRITE}.")
     return float(scale[0]), float(scale[1])
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from embrec.data.interactions import Interactions
+from embrec.data.quoting import quoted
 from embrec.errors import SplitError
 
 __all__ = [
@@ -47,11 +48,12 @@ def _parse_cutoff(value: Any) -> int:
     cutoff is rounded up to the first whole second it admits.
     """
     if isinstance(value, bool):
-        raise SplitError(f"cutoff {value!r} is not a time; give Unix seconds or an ISO date such as 2015-01-01.")
+        raise SplitError(f"cutoff={value!r} is not a time; give Unix seconds or an ISO date such as 2015-01-01.")
     seconds = _seconds_of(value)
     if not math.isfinite(seconds) or abs(seconds) >= 2.0**62:
         raise SplitError(
-            f"cutoff {value!r} is not a finite time in range; give Unix seconds or an ISO date such as 2015-01-01."
+            f"cutoff={quoted(value)} is not a finite time in range; give Unix seconds or an ISO date such as "
+            "2015-01-01."
         )
     return int(math.ceil(seconds))
 
@@ -67,7 +69,7 @@ def _seconds_of(value: Any) -> float:
     if isinstance(value, str):
         return _text_seconds(value)
     raise SplitError(
-        f"cutoff {value!r} of type {type(value).__name__} is not a time; give Unix seconds or an ISO date string."
+        f"cutoff={quoted(value)} of type {type(value).__name__} is not a time; give Unix seconds or an ISO date string."
     )
 
 
@@ -81,7 +83,7 @@ def _text_seconds(value: str) -> float:
         stamp = dt.datetime.fromisoformat(text)
     except ValueError:
         raise SplitError(
-            f"cutoff {value!r} is neither Unix seconds nor an ISO date; give e.g. 1420070400 or "
+            f"cutoff={quoted(value)} is neither Unix seconds nor an ISO date; give e.g. 1420070400 or "
             "2015-01-01 (or 2015-01-01T12:00:00, read as UTC unless it has an offset)."
         ) from None
     return _as_utc(stamp).timestamp()
@@ -94,7 +96,7 @@ def _as_utc(stamp: dt.datetime) -> dt.datetime:
 def _need_timestamps(data: Interactions, method: str) -> np.ndarray:
     if data.timestamps is None:
         raise SplitError(
-            f"split method {method!r} needs timestamps but {data.name!r} has none; load a timestamp column or use "
+            f"split method {method!r} needs timestamps but {quoted(data.name)} has none; load a timestamp column or use "
             "method='random', 'user' or 'loo' (which picks a random row per user)."
         )
     return data.timestamps
@@ -109,12 +111,12 @@ def _random_rows(n: int, test_size: float | int, seed: int) -> tuple[np.ndarray,
     if n_test >= n or n_test < 1:
         raise SplitError(
             f"{_describe_size(test_size)} of {n:,} rows leaves the {'train' if n_test >= n else 'test'} set empty; "
-            f"hold out between 1 and {n - 1:,} rows."
+            f"hold out between 1 and {n - 1:,} rows (the largest possible is test_count={n - 1})."
         )
     try:
         train, test = train_test_split(np.arange(n), test_size=test_size, random_state=seed)
     except ValueError as exc:  # a size we did not foresee; keep scikit-learn's reason
-        raise SplitError(f"cannot hold out {test_size!r} of {n:,} rows: {exc}") from None
+        raise SplitError(f"cannot hold out {test_size!r} of {n:,} rows: {quoted(str(exc))}") from None
     return np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
 
 
@@ -184,7 +186,20 @@ def _test_size(fraction: float | None, count: int | None) -> float | int:
 
 
 def _describe_size(test_size: float | int) -> str:
-    return f"test count {test_size}" if isinstance(test_size, int) else f"test fraction {test_size}"
+    return f"test_count={test_size}" if isinstance(test_size, int) else f"test_fraction={test_size}"
+
+
+def _check_count_fits(data: Interactions, count: int | None) -> None:
+    """Refuse a per-user test count that no user can give (each keeps one row in train)."""
+    if count is None:
+        return
+    largest = int(data.items_per_user().max(initial=0)) - 1
+    if largest >= 1 and count > largest:
+        raise SplitError(
+            f"test_count={count} is more rows than any user can give: the most rows one user has is "
+            f"{largest + 1:,}, and one of them stays in train, so the largest possible is test_count={largest}; "
+            "give that or less, or hold out a share of each user's rows such as test_fraction=0.2."
+        )
 
 
 def split_random(data: Interactions, fraction: float | None, count: int | None, cutoff: Any, seed: int) -> Held:
@@ -195,6 +210,7 @@ def split_random(data: Interactions, fraction: float | None, count: int | None, 
 
 def split_user(data: Interactions, fraction: float | None, count: int | None, cutoff: Any, seed: int) -> Held:
     """A random holdout of each user's rows, a share or a count per user."""
+    _check_count_fits(data, count)
     size = _test_size(fraction, count)
     keys = np.random.default_rng(seed).random(data.n_ratings)
     return Held.from_mask(_per_user_mask(data, size, keys=keys, latest=False), size)
@@ -202,15 +218,16 @@ def split_user(data: Interactions, fraction: float | None, count: int | None, cu
 
 def split_temporal(data: Interactions, fraction: float | None, count: int | None, cutoff: Any, seed: int) -> Held:
     """Each user's latest rows, a share or a count per user."""
-    size = _test_size(fraction, count)
     timestamps = _need_timestamps(data, "temporal")
+    _check_count_fits(data, count)
+    size = _test_size(fraction, count)
     return Held.from_mask(_per_user_mask(data, size, keys=timestamps, latest=True), size)
 
 
 def split_loo(data: Interactions, fraction: float | None, count: int | None, cutoff: Any, seed: int) -> Held:
     """Leave one out: each user's latest row, or a random one when there are no timestamps."""
     if fraction is not None or count is not None:
-        given = f"test fraction {fraction!r}" if fraction is not None else f"test count {count!r}"
+        given = f"test_fraction={fraction!r}" if fraction is not None else f"test_count={count!r}"
         raise SplitError(
             f"{given} does not apply to the 'loo' split, which holds out one row per user; "
             "drop it or use method='temporal' or method='user'."
@@ -225,11 +242,11 @@ def split_cutoff(data: Interactions, fraction: float | None, count: int | None, 
     """Every row at or after one time: given, or the time that leaves ``fraction`` of the rows after it."""
     if count is not None:
         raise SplitError(
-            f"test count {count!r} does not apply to the 'cutoff' split; give a cutoff time or a test fraction."
+            f"test_count={count!r} does not apply to the 'cutoff' split; give a cutoff time or a test_fraction."
         )
     if cutoff is not None and fraction is not None:
         raise SplitError(
-            f"give a cutoff ({cutoff!r}) or a test fraction ({fraction!r}) for the 'cutoff' split, not both."
+            f"give cutoff={quoted(cutoff)} or test_fraction={fraction!r} for the 'cutoff' split, not both."
         )
     ts = _need_timestamps(data, "cutoff")
     n = data.n_ratings
@@ -245,11 +262,12 @@ def split_cutoff(data: Interactions, fraction: float | None, count: int | None, 
         span = f"timestamps run from {utc_iso(int(ts.min()))} to {utc_iso(int(ts.max()))}"
         if cutoff is not None:
             raise SplitError(
-                f"cutoff {cutoff!r} ({utc_iso(at)}) leaves the {'test' if n_test == 0 else 'train'} set empty: {span}; "
+                f"cutoff={quoted(cutoff)} ({utc_iso(at)}) leaves the {'test' if n_test == 0 else 'train'} set empty: "
+                f"{span}; "
                 "pick a time after the first and no later than the last."
             )
         raise SplitError(
-            f"test fraction {fraction!r} gives cutoff {utc_iso(at)}, which leaves the train set empty ({span}, and "
+            f"test_fraction={fraction!r} gives cutoff {utc_iso(at)}, which leaves the train set empty ({span}, and "
             "too many rows share the latest times); use a smaller test_fraction or method='temporal'."
         )
     return Held(np.flatnonzero(~mask), np.flatnonzero(mask), fraction, None, at)

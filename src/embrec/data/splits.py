@@ -28,6 +28,7 @@ import numpy as np
 
 from embrec.data.choices import SplitMethod
 from embrec.data.interactions import Interactions
+from embrec.data.quoting import quoted
 from embrec.data.split_methods import (
     DEFAULT_TEST_FRACTION,
     Held,
@@ -116,32 +117,35 @@ def _method(method: SplitMethod | str) -> SplitMethod:
     try:
         return SplitMethod(method)
     except ValueError:
-        raise SplitError(f"split method {method!r} is not allowed; use one of {_allowed_methods()}.") from None
+        raise SplitError(f"split method {quoted(method)} is not allowed; use one of {_allowed_methods()}.") from None
 
 
 def _check_fraction(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SplitError(f"test fraction {value!r} is not a number; give a share between 0 and 1 such as 0.1.")
+        raise SplitError(
+            f"test_fraction={quoted(value)} is not a number; give a share between 0 and 1 such as test_fraction=0.1."
+        )
     frac = float(value)
     if not 0.0 < frac < 1.0:  # NaN fails too
         raise SplitError(
-            f"test fraction {value!r} is outside (0, 1); give a share strictly between 0 and 1 such as 0.1."
+            f"test_fraction={value!r} is outside (0, 1); give a share strictly between 0 and 1 such as "
+            "test_fraction=0.1."
         )
     return frac
 
 
 def _check_count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise SplitError(f"test count {value!r} is not a whole number; give a count of 1 or more.")
+        raise SplitError(f"test_count={quoted(value)} is not a whole number; give a count of 1 or more.")
     count = int(value)
     if count < 1:
-        raise SplitError(f"test count {count} is below 1; give a count of 1 or more.")
+        raise SplitError(f"test_count={count} is below 1; give a count of 1 or more.")
     return count
 
 
 def _check_seed(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= _MAX_SEED:
-        raise SplitError(f"seed {value!r} is not allowed; give a whole number from 0 to {_MAX_SEED}.")
+        raise SplitError(f"seed={quoted(value)} is not allowed; give a whole number from 0 to {_MAX_SEED}.")
     return int(value)
 
 
@@ -154,15 +158,16 @@ def _check_shared(
             f"make_split takes an Interactions, not {type(data).__name__}; build one with build_interactions."
         )
     if test_fraction is not None and test_count is not None:
-        raise SplitError(f"give a test fraction ({test_fraction!r}) or a test count ({test_count!r}), not both.")
+        raise SplitError(f"give test_fraction={quoted(test_fraction)} or test_count={quoted(test_count)}, not both.")
     fraction = None if test_fraction is None else _check_fraction(test_fraction)
     count = None if test_count is None else _check_count(test_count)
     if cutoff is not None and method is not SplitMethod.cutoff:
         raise SplitError(
-            f"cutoff {cutoff!r} only applies to the 'cutoff' split, not {method.value!r}; drop it or use method='cutoff'."
+            f"cutoff={quoted(cutoff)} only applies to the 'cutoff' split, not {method.value!r}; drop it or use "
+            "method='cutoff'."
         )
     if data.n_ratings < 2:
-        raise SplitError(f"{data.name!r} has {data.n_ratings} row(s); a split needs at least 2.")
+        raise SplitError(f"{quoted(data.name)} has {data.n_ratings} row(s); a split needs at least 2.")
     return fraction, count
 
 
@@ -227,9 +232,10 @@ def make_split(
     fraction, count = _check_shared(interactions, method, test_fraction, test_count, cutoff)
     held = _METHODS[method](interactions, fraction, count, cutoff, seed)
     if len(held.test_rows) == 0:
+        size = f"test_count={held.count}" if held.count is not None else f"test_fraction={held.fraction!r}"
         raise SplitError(
-            f"the {method.value!r} split of {interactions.name!r} leaves the test set empty "
-            f"(every user has too few rows for test fraction {held.fraction!r} / test count {held.count!r}); "
+            f"the {method.value!r} split of {quoted(interactions.name)} leaves the test set empty "
+            f"(every user has too few rows for {size}, as one row of each user stays in train); "
             "hold out a larger share or use method='random'."
         )
     test_rows, dropped_rows, dropped_users, dropped_items = held.test_rows, 0, 0, 0

@@ -5,7 +5,9 @@ Reading goes through pyarrow with explicit column types (``int32`` ids, ``float3
 and each column is turned into a NumPy array and released before the next, so a 25-million-row
 file peaks at about twice the memory of the loaded arrays (see ``docs/benchmarks.md``). Every
 pyarrow error is translated into a :class:`~embrec.errors.DataError` that names the file, the
-line or column where known, the bad value and the fix. Validation of the values themselves
+line or column where known, the bad value and the fix, and a column whose type its role cannot
+be read from (a list, struct, binary or date column of ids, say) is refused naming the column
+and its type. Validation of the values themselves
 (numbers, scale, duplicates, id vocabularies) is left to
 :func:`~embrec.data.build.build_interactions`, which :func:`build_from_table` ends with.
 """
@@ -27,8 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from embrec.data.build import DuplicatePolicy, build_interactions
+from embrec.data.build import MAX_SECONDS, MIN_SECONDS, DuplicatePolicy, build_interactions
 from embrec.data.interactions import Interactions
+from embrec.data.quoting import clipped, quoted
 from embrec.data.sniff import DICT_STRING, compression_of, describe_sep, read_head, utf8_error
 from embrec.errors import DataError
 
@@ -117,7 +120,7 @@ def _locate_bad_row(spec: CsvSpec) -> Any:
 def _parse_error(spec: CsvSpec, exc: Exception) -> DataError:
     bad = _locate_bad_row(spec)
     if bad is None:
-        msg = str(exc).splitlines()[0]
+        msg = _first_message_line(exc)
         return DataError(
             f"{spec.path}: cannot be parsed as {describe_sep(spec.sep)}-separated text ({msg}); check the "
             "delimiter (sep) and the quoting."
@@ -125,11 +128,11 @@ def _parse_error(spec: CsvSpec, exc: Exception) -> DataError:
     line = f", line {bad.number}" if bad.number is not None else ""
     if spec.row_format:
         return DataError(
-            f"{spec.path}{line}: malformed row {bad.text[:80]!r}: expected rows like {spec.row_format}; fix "
+            f"{spec.path}{line}: malformed row {quoted(bad.text)}: expected rows like {spec.row_format}; fix "
             "that line or get a fresh copy of the file."
         )
     return DataError(
-        f"{spec.path}{line}: malformed row {bad.text[:80]!r}: expected {bad.expected_columns} fields separated "
+        f"{spec.path}{line}: malformed row {quoted(bad.text)}: expected {bad.expected_columns} fields separated "
         f"by {describe_sep(spec.sep)} (as in the header) but found {bad.actual_columns}; fix that line (a stray "
         "delimiter or an unclosed quote?) or pass the right delimiter as sep."
     )
@@ -139,13 +142,15 @@ def read_csv_table(spec: CsvSpec) -> pa.Table:
     """Read the wanted columns with their types, turning every pyarrow error into a DataError.
 
     A column whose values do not fit the type guessed from the first rows is read again as
-    something wider (``int64`` or text), so the checks in ``build_interactions`` can name the
-    exact row.
+    something wider (``int64`` or text), and a float column whose bad value a float cannot show
+    as written (an infinite rating: ``inf``, or ``1e39``, which ``float32`` cannot hold; a
+    timestamp out of range) is read again as text, so the checks in ``build_interactions`` can
+    name the exact row and value.
     """
     types = dict(spec.types)
     for _attempt in range(2 * len(spec.include) + 1):
         try:
-            return pacsv.read_csv(
+            table = pacsv.read_csv(
                 spec.path,
                 read_options=_read_options(spec),
                 parse_options=_parse_options(spec),
@@ -164,9 +169,39 @@ def read_csv_table(spec: CsvSpec) -> pa.Table:
             name, wider = retry
             log.debug("re-reading column %r of %s as %s", name, spec.path, wider)
             types[name] = wider
+            continue
         except (OSError, pa.ArrowException) as exc:
             raise _generic(spec, str(exc)) from None
+        inexact = _inexact_column(spec, table)
+        if inexact is None:
+            return table
+        del table
+        log.debug("re-reading column %r of %s as text to quote its bad value as written", inexact, spec.path)
+        types[inexact] = pa.string()
     raise _generic(spec, "the column types could not be settled")
+
+
+def _inexact_column(spec: CsvSpec, table: pa.Table) -> str | None:
+    """The first column read as floats whose bad value a float cannot show as the file writes it, or ``None``.
+
+    ``"1e39"`` and ``"inf"`` both read as an infinite float32 rating, and a timestamp such as
+    ``100000000000000000000`` (beyond int64) reads as ``1e+20``: as text, build_interactions
+    refuses them quoting the file's own spelling.
+    """
+    for name in spec.include:
+        role = spec.roles.get(name)
+        if role not in ("rating", "timestamp") or name not in table.column_names:
+            continue
+        col = table.column(name)
+        if not pa.types.is_floating(col.type) or col.null_count == len(col):
+            continue
+        if role == "rating" and pc.any(pc.is_inf(col)).as_py():
+            return name
+        if role == "timestamp":
+            low, high = pc.min_max(col).values()
+            if not (low.as_py() >= MIN_SECONDS and high.as_py() <= MAX_SECONDS):  # NaN fails too
+                return name
+    return None
 
 
 def _wider_type(
@@ -182,7 +217,8 @@ def _wider_type(
     wider = _retry_type(types.get(name), spec.roles[name], value)
     if wider == types.get(name):
         return DataError(
-            f"{spec.path}, column {spec.labels.get(name, name)!r}: value {value!r} cannot be read; fix the value."
+            f"{spec.path}, column {quoted(spec.labels.get(name, name))}: value {quoted(value)} cannot be read; "
+            "fix the value."
         )
     return name, wider
 
@@ -192,13 +228,21 @@ def _invalid(spec: CsvSpec, exc: Exception) -> DataError:
     msg = str(exc)
     if "UTF8" in msg or "UTF-8" in msg or "utf8" in msg:
         return utf8_error(spec.path) or _generic(spec, msg)
+    if "Empty CSV file" in msg:  # a header line without a line break after it, and nothing more
+        return DataError(f"{spec.path}: no data rows (only a header); give a file with at least one rating.")
     if msg.startswith("CSV parse error") or "Expected" in msg:
         return _parse_error(spec, exc)
     return _generic(spec, msg)
 
 
+def _first_message_line(exc: BaseException | str) -> str:
+    """The first line of another library's message, cut short (it may quote a whole line of the file)."""
+    text = str(exc)
+    return next((clipped(line.strip()) for line in text.splitlines() if line.strip()), "unknown error")
+
+
 def _generic(spec: CsvSpec, msg: str) -> DataError:
-    first = msg.splitlines()[0] if msg else "unknown error"
+    first = _first_message_line(msg)
     return DataError(
         f"{spec.path}: cannot be read as {describe_sep(spec.sep)}-separated text ({first}); check the file, "
         "the delimiter (sep) and the encoding (UTF-8)."
@@ -220,15 +264,17 @@ def open_parquet(path: Path) -> pq.ParquetFile:
         head = read_head(path, 16)
         looks = "text" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data"
         raise DataError(
-            f"{path}: is not a Parquet file (it starts with {head!r}, {looks}, not the Parquet marker b'PAR1'); "
+            f"{path}: is not a Parquet file (it starts with {quoted(head)}, {looks}, not the Parquet marker b'PAR1'); "
             "if it is CSV or TSV, give it a .csv or .tsv name, else re-export it as Parquet."
         )
     try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        first = str(exc).splitlines()[0]
+        pf = pq.ParquetFile(path)
+        _ = pf.schema_arrow  # decodes the column names: a damaged footer fails here, not later
+        return pf
+    except Exception as exc:  # a damaged footer raises anything from OSError to UnicodeDecodeError
         raise DataError(
-            f"{path}: is not a readable Parquet file ({first}); it may be truncated or corrupt: export it again."
+            f"{path}: is not a readable Parquet file ({_first_message_line(exc)}); it may be truncated or corrupt: "
+            "export it again."
         ) from None
 
 
@@ -237,9 +283,10 @@ def read_parquet_table(path: Path, columns: list[str]) -> pa.Table:
     pf = open_parquet(path)
     try:
         return pf.read(columns=columns)
-    except (pa.ArrowException, OSError) as exc:
-        first = str(exc).splitlines()[0]
-        raise DataError(f"{path}: the Parquet data cannot be read ({first}); export the file again.") from None
+    except Exception as exc:  # damaged pages raise anything from OSError to UnicodeDecodeError
+        raise DataError(
+            f"{path}: the Parquet data cannot be read ({_first_message_line(exc)}); export the file again."
+        ) from None
 
 
 # --------------------------------------------------------------------------- Arrow -> NumPy
@@ -265,8 +312,9 @@ def _chunked_to_values(col: pa.ChunkedArray) -> Any:
     return col.to_pandas()
 
 
-def _timestamps_to_seconds(col: pa.ChunkedArray, path: Path, column: str, first_line: int | None) -> Any:
-    """Unix seconds from numbers, Arrow dates/timestamps, or ISO text."""
+def _timestamps_to_seconds(col: pa.ChunkedArray) -> Any:
+    """Unix seconds from numbers or Arrow dates/timestamps; text as it is (``build_interactions`` reads
+    Unix seconds or ISO date/times from it, and checks the range of every kind)."""
     typ = col.type
     if pa.types.is_timestamp(typ):
         return _writable_numpy(pc.cast(pc.cast(col, pa.timestamp("s", typ.tz), safe=False), pa.int64()))
@@ -274,41 +322,67 @@ def _timestamps_to_seconds(col: pa.ChunkedArray, path: Path, column: str, first_
         return _writable_numpy(pc.cast(pc.cast(col, pa.timestamp("s")), pa.int64()))
     if pa.types.is_integer(typ) or pa.types.is_floating(typ):
         return _writable_numpy(col)
-    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_dictionary(typ)):
-        return col.to_pandas()
-    text = col.to_pandas()
-    return _text_to_seconds(text.astype(object) if pa.types.is_dictionary(typ) else text, path, column, first_line)
+    return col.to_pandas()
 
 
-def _text_to_seconds(text: pd.Series, path: Path, column: str, first_line: int | None) -> Any:
-    """Unix seconds from numbers or ISO date/times stored as text; a DataError naming the first that is neither."""
-    numeric = pd.to_numeric(text, errors="coerce")
-    if numeric.notna().sum() == text.notna().sum():
-        return numeric.to_numpy()  # numbers stored as text; build_interactions checks them
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    bad = (parsed.isna() & text.notna()).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        where = f"{path}" + (f", line {first_line + row}" if first_line is not None else f", row {row + 1}")
-        raise DataError(
-            f"{where}, column {column!r}: timestamp {text.iloc[row]!r} is neither Unix seconds nor an ISO "
-            "date/time (such as 2015-03-01 or 2015-03-01T12:30:00Z); fix the value or pass timestamp_col=None."
+# the Arrow types each role can be read from; booleans pass, for build_interactions to refuse with their row
+def _id_type_ok(typ: pa.DataType) -> bool:
+    if pa.types.is_dictionary(typ):
+        return _id_type_ok(typ.value_type)
+    return _is_any(typ, "integer", "string", "large_string", "floating", "decimal", "null", "boolean")
+
+
+def _rating_type_ok(typ: pa.DataType) -> bool:
+    if pa.types.is_dictionary(typ):
+        return _rating_type_ok(typ.value_type)
+    return _is_any(typ, "integer", "floating", "decimal", "string", "large_string", "null", "boolean")
+
+
+def _timestamp_type_ok(typ: pa.DataType) -> bool:
+    if pa.types.is_dictionary(typ):
+        return _timestamp_type_ok(typ.value_type)
+    return _is_any(typ, "integer", "floating", "timestamp", "date", "string", "large_string", "null", "boolean")
+
+
+def _is_any(typ: pa.DataType, *kinds: str) -> bool:
+    return any(getattr(pa.types, f"is_{kind}")(typ) for kind in kinds)
+
+
+# role -> (can it be read from this type, what the role's values are called, what they must be, how to store them)
+_ROLE_TYPES: dict[str, tuple[Any, str, str, str]] = {
+    "user": (_id_type_ok, "user ids", "whole numbers or text", "integers or strings"),
+    "item": (_id_type_ok, "item ids", "whole numbers or text", "integers or strings"),
+    "rating": (_rating_type_ok, "ratings", "numbers", "integers or floats"),
+    "timestamp": (_timestamp_type_ok, "timestamps", "Unix seconds or date/times", "integers, timestamps or ISO text"),
+}
+
+
+def _check_column_type(path: Path, role: str, name: str, typ: pa.DataType) -> None:
+    """A DataError naming the column and its type when ``role`` cannot be read from it."""
+    if typ in (pa.binary(), pa.large_binary()) and not is_parquet(path):
+        raise (
+            utf8_error(path) or DataError(f"{path}: column {quoted(name)} is not text; re-encode the file as UTF-8.")
         )
-    delta = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-    if delta.isna().any():
-        return delta.to_numpy(dtype=np.float64, na_value=np.nan)  # empty cells: build_interactions names them
-    return delta.to_numpy(dtype=np.int64)
+    ok, what, allowed, store = _ROLE_TYPES[role]
+    if ok(typ):
+        return
+    raise DataError(
+        f"{path}: column {quoted(name)} has type {clipped(str(typ), 80)}, but {what} must be {allowed}, one per row; "
+        f"choose another {role} column or store this one as {store}."
+    )
 
 
-def _table_to_columns(
-    owner: list[pa.Table], chosen: Mapping[str, str], path: Path, first_line: int | None
-) -> dict[str, Any]:
+def _table_to_columns(owner: list[pa.Table], chosen: Mapping[str, str], path: Path) -> dict[str, Any]:
     """Convert the chosen columns one at a time, dropping each from the table as soon as it is copied.
 
     The table comes in a one-element list that is emptied here, so no caller's frame keeps the
     Arrow buffers alive while the NumPy copies are made (on 25M rows that is ~500 MB).
     """
     table = owner.pop()
+    for role in ("user", "item", "rating", "timestamp"):
+        name = chosen.get(role)
+        if name is not None:
+            _check_column_type(path, role, name, table.schema.field(name).type)
     out: dict[str, Any] = {}
     for role in ("user", "item", "rating", "timestamp"):
         name = chosen.get(role)
@@ -317,12 +391,13 @@ def _table_to_columns(
         idx = table.schema.get_field_index(name)
         col = table.column(idx)
         table = table.remove_column(idx)
-        if col.type == pa.binary() or col.type == pa.large_binary():
-            raise (utf8_error(path) or DataError(f"{path}: column {name!r} is not text; re-encode the file as UTF-8."))
-        if role == "timestamp":
-            out[role] = _timestamps_to_seconds(col, path, name, first_line)
-        else:
-            out[role] = _chunked_to_values(col)
+        try:
+            out[role] = _timestamps_to_seconds(col) if role == "timestamp" else _chunked_to_values(col)
+        except (pa.ArrowException, UnicodeDecodeError) as exc:  # text that is not UTF-8, in a damaged file
+            raise DataError(
+                f"{path}: column {quoted(name)} cannot be read ({_first_message_line(exc)}); the file may be damaged: "
+                "export it again."
+            ) from None
         del col
         pa.default_memory_pool().release_unused()
     del table
@@ -348,7 +423,7 @@ def build_from_table(
     """
     if owner[0].num_rows == 0:
         raise DataError(f"{path}: no data rows (only a header); give a file with at least one rating.")
-    cols = _table_to_columns(owner, chosen, path, first_line)
+    cols = _table_to_columns(owner, chosen, path)
     labels = labels or chosen
     return build_interactions(
         cols.pop("user"),

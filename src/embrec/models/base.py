@@ -131,7 +131,9 @@ class Recommender(ABC):
             arr = arr.reshape(1)
         idx = lookup.get_indexer(arr)
         if (idx < 0).any() and arr.dtype.kind in "USO" and lookup.dtype.kind in "iu":
-            with contextlib.suppress(ValueError, TypeError):  # ids typed on a command line or sent as JSON text
+            with contextlib.suppress(
+                ValueError, TypeError, OverflowError
+            ):  # ids typed on a command line or as JSON text
                 idx = lookup.get_indexer(arr.astype(np.int64))
         elif (idx < 0).any() and arr.dtype.kind in "iuf" and lookup.dtype.kind in "OU":
             idx = lookup.get_indexer(arr.astype(str))
