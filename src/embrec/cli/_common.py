@@ -82,7 +82,7 @@ def given(name: str) -> bool:
 
 #: Library parameter names that the command line spells differently (``make_split(method=...)`` is ``--split``).
 _ALIASES = {"split": ("method",)}
-_VALUE = r"""(?:'([^']*)'|"([^"]*)"|([^\s,;)]*[^\s,;).]))?"""
+_VALUE = r"""(?:\(([^()]*)\)|'([^']*)'|"([^"]*)"|([^\s,;)]*[^\s,;).]))?"""
 
 
 def _inside_a_call(text: str, position: int) -> bool:
@@ -117,6 +117,8 @@ def as_flags(message: str, command: Any = None) -> str:
         ) -> str:
             if _inside_a_call(match.string, match.start()):
                 return match.group(0)  # download_dataset('ml-100k', force=True) is Python, not a flag
+            if match.group(1) is not None:  # a tuple such as rating_scale=(1.0, 5.0): --rating-scale 1.0 5.0
+                return " ".join([flag, *(shlex.quote(v.strip()) for v in match.group(1).split(",") if v.strip())])
             value = next((g for g in match.groups() if g is not None), None)
             if is_flag and value in ("True", "False"):
                 return flag if value == "True" or off is None else off
