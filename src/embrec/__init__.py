@@ -6,7 +6,7 @@ The public API, from a raw ratings file to an evaluated top-10::
 
     split = embrec.make_split(embrec.load_data("ratings.csv"), "random", seed=42)
     model = embrec.create("embedding", objective="ranking").fit(split.train)
-    print(embrec.evaluate(model, split, k=10).to_markdown())
+    result = embrec.evaluate(model, split, k=10)   # result.to_markdown(), .to_json(), .summary_frame()
 
 Functions are imported on first use, so ``import embrec`` (and ``embrec --help``) stays fast.
 """
