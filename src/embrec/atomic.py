@@ -9,13 +9,17 @@ result gets the permissions a plain ``open()``/``mkdir()`` would give under the 
 * :func:`write_with`: a file written by a callback given the temporary path (``fig.savefig``,
   ``frame.to_csv``, ``np.savez``...).
 * :func:`folder`: a context manager yielding a staging folder that replaces the target on success.
-* :func:`replace_folder`: rename a finished folder into place, putting the old one back if that fails.
+* :func:`replace_folder`: rename a finished folder into place, swapping it with the old one in one step.
+* :func:`recover`: put back what a writer killed mid-way left beside a folder.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +27,7 @@ from pathlib import Path
 
 from embrec.errors import EmbrecError
 
-__all__ = ["folder", "replace_folder", "write_bytes", "write_text", "write_with"]
+__all__ = ["folder", "recover", "replace_folder", "write_bytes", "write_text", "write_with"]
 
 
 def _umask() -> int:
@@ -87,13 +91,14 @@ def folder(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
     before anything is written); it stays whole until the new folder is complete.
     """
     path = Path(path).expanduser()
+    recover(path)
     if path.exists() and not path.is_dir():
         raise EmbrecError(f"cannot write the folder {str(path)!r}: it is a file; give a folder path.")
     if path.is_dir() and any(path.iterdir()) and not replace:
         raise EmbrecError(f"cannot write the folder {str(path)!r}: it exists and is not empty.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
     except OSError as exc:
         raise _cannot(path, exc) from None
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; this is an ordinary folder
@@ -107,16 +112,92 @@ def folder(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
         raise
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the paths ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    False where the system or file system cannot (then nothing happened).
+    """
+    renameat2 = getattr(_libc(), "renameat2", None) if sys.platform.startswith("linux") else None
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _left_by_dead_writer(entry: Path, prefix: str) -> bool:
+    pid = entry.name[len(prefix) :].split("-", 1)[0]
+    return pid.isdigit() and not _alive(int(pid))
+
+
+def recover(target: str | Path) -> None:
+    """Undo what a writer killed mid-way (``kill -9``, power loss) left beside ``target``.
+
+    Where the system cannot swap two folders in one step, :func:`replace_folder` moves the old
+    folder aside before renaming the new one into place; killed between the two, it leaves
+    ``target`` missing and the old copy in ``.NAME.old-PID-*``. This puts that copy back, and
+    removes staging and aside folders whose writer process is gone. Called before every folder
+    write and when a run or split folder is opened.
+    """
+    target = Path(target).expanduser()
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    old_prefix, tmp_prefix = f".{target.name}.old-", f".{target.name}.tmp-"
+    try:
+        entries = sorted(parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(old_prefix) and _left_by_dead_writer(entry, old_prefix):
+            kept = entry / target.name
+            if kept.is_dir() and not target.exists():
+                try:
+                    os.replace(kept, target)
+                except OSError:
+                    continue
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(tmp_prefix) and _left_by_dead_writer(entry, tmp_prefix):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def replace_folder(new: Path, target: Path) -> None:
     """Rename the finished folder ``new`` to ``target``, beside it on the same file system.
 
-    An existing ``target`` is first moved aside; if the second rename fails it is put back, so
-    ``target`` is at every moment either the old folder or the new one.
+    An existing ``target`` is swapped with ``new`` in one step where the system can (Linux), so
+    ``target`` is at every moment the old folder or the new one, even under ``kill -9``; the old
+    one is then removed. Elsewhere the old folder is first moved aside (and put back if the
+    second rename fails; :func:`recover` puts it back after a crash between the two).
     """
+    recover(target)
     if not target.exists():
         os.replace(new, target)
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # ``new`` now names the old folder
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
     old = aside / target.name
     try:
         os.replace(target, old)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from embrec.atomic import folder as atomic_folder
+from embrec.atomic import recover
 from embrec.data.build import DuplicatePolicy, build_interactions
 from embrec.data.files import load_ratings_file
 from embrec.data.interactions import Interactions
@@ -99,6 +100,7 @@ def load_split(folder: str | Path) -> Split:
             agree with each other or with ``split.json``.
     """
     folder = Path(folder).expanduser()
+    recover(folder)  # a split replaced by a writer that was killed mid-way comes back whole
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise DataError(f"split folder {str(folder)!r} {what}; pass a folder written by write_split.")

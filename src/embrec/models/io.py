@@ -43,6 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 from safetensors.numpy import load_file
 
+from embrec import atomic
 from embrec.errors import ConfigError, ModelFileError
 from embrec.models.registry import available, get
 from embrec.models.runfolder import (
@@ -186,6 +187,7 @@ def read_run_info(path: Path) -> dict[str, Any]:
             of a newer format, or names a model this embrec does not know.
     """
     path = Path(path)
+    atomic.recover(path)  # a run replaced by a writer that was killed mid-way comes back whole
     if not path.is_dir():
         raise ModelFileError(
             f"no run folder at {path}; give the folder a fitted model was saved to (model.save(path))."

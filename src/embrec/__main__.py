@@ -1,0 +1,5 @@
+"""``python -m embrec`` (and ``torchrun -m embrec``): the ``embrec`` command."""
+
+from embrec.cli.main import run
+
+run()
