@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch first: a bare `torch` requirement would pull a multi-GB CUDA build
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[all,test]'
 	touch $@
 
 # `. .venv/bin/activate` (as the README says) then finds the same datasets as `make demo` does

@@ -18,15 +18,6 @@ def _shared_data_dir() -> Path | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The folder of real MovieLens copies ($EMBREC_DATA_DIR); skips when it is absent."""
-    path = _shared_data_dir()
-    if path is None:
-        pytest.skip("real MovieLens copies not found: set EMBREC_DATA_DIR=../shared/data (as .ci/run does)")
-    return path
-
-
 def real_dataset(name: str) -> Path:
     """Path of one real dataset folder under $EMBREC_DATA_DIR, or skip with the reason."""
     base = _shared_data_dir()

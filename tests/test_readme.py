@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import real_dataset
 from embrec.cli.main import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -42,7 +43,8 @@ def test_every_command_in_the_readme_exists(argv):
 
 
 @pytest.mark.slow
-def test_the_python_example_runs(shared_data, tmp_path, monkeypatch):
+def test_the_python_example_runs(tmp_path, monkeypatch):
+    real_dataset("ml-latest-small")  # the example loads it by name; skip (never download) when absent
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
     for block in blocks("python"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "EmbrecError",
+    "MissingExtraError",
     "DataError",
     "DatasetNotFoundError",
     "DownloadError",
@@ -66,3 +67,7 @@ class ModelFileError(EmbrecError):
 
 class TrainingError(EmbrecError):
     """Training could not go on (for example the loss became NaN)."""
+
+
+class MissingExtraError(EmbrecError, ImportError):
+    """A part of embrec needs an optional extra that is not installed (``pip install 'embrec[serve]'``)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import real_dataset
 from embrec.data.datasets import (
     DEFAULT_BASE_URL,
     dataset_info,
@@ -158,7 +159,8 @@ def test_importing_creates_no_folders(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("name", ["ml-100k", "ml-latest-small"])
-def test_the_shared_real_copies_are_found_in_place(shared_data: Path, name: str) -> None:
+def test_the_shared_real_copies_are_found_in_place(name: str) -> None:
+    shared_data = real_dataset(name).parent
     folder = find_dataset(name, shared_data, download=False)
     assert folder == shared_data / name
     assert (folder / dataset_info(name).marker).stat().st_size > 1_000_000

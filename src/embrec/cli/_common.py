@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from embrec.errors import EmbrecError
 
@@ -60,7 +61,8 @@ def cli_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except EmbrecError as exc:
-            err_console.print(f"[bold red]error:[/] {as_flags(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+            message = escape(as_flags(str(exc)))  # a message is text: "[viz]" in it is no markup
+            err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except KeyboardInterrupt:
             err_console.print("[bold red]interrupted[/]; nothing was written.")

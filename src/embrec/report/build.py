@@ -24,6 +24,7 @@ import numpy as np
 from embrec.data.interactions import Interactions
 from embrec.data.splits import Split
 from embrec.errors import ConfigError
+from embrec.extras import require
 from embrec.models.base import Recommender
 from embrec.report import sections
 
@@ -121,7 +122,9 @@ def build_report(
     Raises:
         ConfigError: a bad setting (checked before any model is fitted or ranks), or ``k`` longer
             than the catalogue.
+        MissingExtraError: the ``viz`` extra is not installed.
     """
+    require("viz", "the HTML report")
     from embrec.evaluation.context import check_k
     from embrec.evaluation.stats import DEFAULT_LEVEL, check_bootstrap
     from embrec.runs import Run

@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from embrec.errors import ConfigError
+from embrec.extras import require
 from embrec.viz.labels import Box, label_points, place_boxes
 from embrec.viz.map_data import GREY, PALETTE, EmbeddingMap
 from embrec.viz.save import new_figure, save_figure
@@ -172,6 +173,7 @@ def map_html_figure(
 ) -> Any:
     """The map as an interactive plotly ``Figure``: hover shows title, genres, number of ratings
     and mean; click a genre in the legend to hide it. Titles are HTML-escaped (they are data)."""
+    require("viz", "an interactive map", ("plotly",))
     import plotly.graph_objects as go
 
     pts = emap.points

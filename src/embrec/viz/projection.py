@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embrec.errors import ConfigError, DataError
+from embrec.extras import require
 from embrec.models.base import Recommender
 
 __all__ = ["MapMethod", "METHODS", "METHOD_NAMES", "PcaLayout", "project", "pca_layout", "train_counts"]
@@ -139,16 +140,12 @@ def _tsne(x: NDArray[np.float64], seed: int, perplexity: float | None) -> tuple[
 
 
 def _umap(x: NDArray[np.float64], seed: int, n_neighbors: int | None) -> tuple[NDArray[np.float64], dict[str, Any]]:
-    try:
-        with warnings.catch_warnings():
-            # umap and numba announce deprecations of their own dependencies on import
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            import umap
-    except ImportError:  # pragma: no cover - umap-learn is a dependency
-        raise ConfigError(
-            "method 'umap' needs the umap-learn package (pip install umap-learn); or use 'tsne'."
-        ) from None
+    require("viz", "an embedding map by UMAP (or use method 'tsne' or 'pca')", ("umap",))
+    with warnings.catch_warnings():
+        # umap and numba announce deprecations of their own dependencies on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        import umap
     k = int(n_neighbors) if n_neighbors is not None else min(15, len(x) - 1)
     reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=0.1, metric="euclidean", random_state=seed, n_jobs=1)
     with warnings.catch_warnings():

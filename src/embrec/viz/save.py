@@ -10,6 +10,7 @@ from typing import Any
 
 from embrec.atomic import write_text, write_with
 from embrec.errors import ConfigError
+from embrec.extras import require
 
 __all__ = ["new_figure", "save_figure", "figure_png_bytes", "figure_data_uri", "plotly_html"]
 
@@ -19,6 +20,7 @@ STATIC_FORMATS = (".png", ".svg")
 
 def new_figure(figsize: tuple[float, float], **kwargs: Any) -> Any:
     """A matplotlib ``Figure`` on its own Agg canvas: no pyplot, no global state, never shown."""
+    require("viz", "a picture", ("matplotlib",))
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError
+from embrec.extras import require
 from embrec.models.base import ProgressFn, Recommender
 from embrec.models.settings import Dimension, ModelConfig, NonNegative, Positive, PositiveInt, Seed, Threads
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def _use_gpu(device: str) -> bool:
     """Whether implicit should fit on the GPU for ``device`` (``auto``: when implicit has CUDA)."""
+    require("implicit", "the ALS and BPR baselines")
     import implicit.gpu
 
     if device == "cpu":
