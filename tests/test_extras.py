@@ -90,6 +90,7 @@ except embrec.errors.MissingExtraError as exc:
         ("implicit", ["train", "--model", "als"], "the ALS and BPR baselines needs the 'implicit' extra"),
         ("matplotlib", ["plot", "curves", "RUN", "--out", "OUT/c.png"], "a picture needs the 'viz' extra"),
         ("jinja2", ["report", "RUN", "--out", "OUT/r.html"], "the HTML report needs the 'viz' extra"),
+        ("fastapi", ["serve", "RUN", "--db", "sqlite:///OUT/db.sqlite"], "embrec serve needs the 'serve' extra"),
     ],
 )
 def test_a_missing_extra_is_one_line_at_the_cli(missing, argv, needle, tmp_path, monkeypatch, capsys, tiny_run):

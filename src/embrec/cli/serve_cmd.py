@@ -40,6 +40,9 @@ def serve(
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="uvicorn's log level.")] = LogLevel.info,
 ) -> None:
     """Serve a run: JSON API (recommendations, similar films, new users) and a page at http://HOST:PORT/."""
+    from embrec.extras import require
+
+    require("serve", "embrec serve")
     from embrec.service.app import limit_threads, open_service, run_server
 
     limit_threads(threads)
