@@ -23,7 +23,7 @@ __all__ = ["EXTRAS", "require"]
 
 #: extra -> the modules it provides (import names, one per distribution of the extra).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "serve": ("fastapi", "uvicorn", "sqlalchemy", "psycopg"),
+    "serve": ("fastapi", "fastapi_offline", "uvicorn", "sqlalchemy", "psycopg"),
     "viz": ("matplotlib", "plotly", "umap", "jinja2"),
     "implicit": ("implicit",),
 }

@@ -1,4 +1,4 @@
-"""Fixtures of the service tests: tiny trained runs, a real PostgreSQL, the app under a client."""
+"""Fixtures of the service tests: tiny trained runs, a real PostgreSQL, the app under a client, Chromium."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from embrec.data.options import DataOptions, SplitOptions
 from embrec.models.baselines.popularity import PopularityRecommender
 from embrec.models.embedding import EmbeddingRecommender
+from embrec.runs import Run
 from service.helpers import TestClient, free_port, synthetic_data
 
 
@@ -32,6 +34,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         out[objective] = model.save(base / objective)
     out["popularity"] = PopularityRecommender().fit(data).save(base / "popularity")
     return out
+
+
+@pytest.fixture(scope="session")
+def movielens_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ranking run that records MovieLens data (dataset ml-100k) and has a film titled Star Wars.
+
+    The data itself is the two-taste dataset: the service reads what the run recorded and never loads it.
+    """
+    model = EmbeddingRecommender(
+        objective="ranking", embedding_dim=8, epochs=40, early_stopping=False, learning_rate=0.05, seed=3
+    ).fit(synthetic_data({0: "Star Wars (1977)"}))
+    extra = Run.record(DataOptions(dataset="ml-100k"), SplitOptions())
+    return model.save(tmp_path_factory.mktemp("movielens") / "run", extra=extra)
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ IMG_TITLE = "<img src=x onerror=\"window.__pwned = 'img'\"> (2002)"
 N_ITEMS = 24
 
 
-def synthetic_data() -> Interactions:
+def synthetic_data(renamed: dict[int, str] | None = None) -> Interactions:
+    """The two-taste dataset; ``renamed`` gives some films (by position, 0 to 23) other titles."""
     rng = np.random.default_rng(7)
     users, items, ratings = [], [], []
     for u in range(60):
@@ -44,6 +45,8 @@ def synthetic_data() -> Interactions:
     titles = [f"Space Film {i} ({1980 + i})" if i < 12 else f"Quiet Drama {i} ({1980 + i})" for i in range(N_ITEMS)]
     titles[3] = SCRIPT_TITLE
     titles[5] = IMG_TITLE
+    for position, title in (renamed or {}).items():
+        titles[position] = title
     meta = pd.DataFrame(
         {
             "title": titles,

@@ -4,7 +4,8 @@
 import), or before it by :func:`open_service`, into a :class:`~embrec.service.catalog.Catalog`,
 which precomputes what the hot paths need and is the one place the service talks to the model.
 The endpoints are in :mod:`embrec.service.routes`, their bodies in :mod:`embrec.service.schemas`,
-and how errors answer in :mod:`embrec.service.middleware`. :func:`run_server` serves it with
+how errors answer in :mod:`embrec.service.middleware`, and the interactive API docs (``/docs``,
+``/redoc``, served offline) in :mod:`embrec.service.docs`. :func:`run_server` serves it with
 uvicorn (``embrec serve``), having loaded everything first.
 
 Every id in a path or body is the dataset's own id. Unknown ids answer 404, ratings off the
@@ -19,16 +20,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from embrec.errors import EmbrecError
 from embrec.service import middleware
 from embrec.service.catalog import Catalog, ServiceConflict
+from embrec.service.docs import add_docs
 from embrec.service.routes import MAX_N, add_routes
 from embrec.service.state import ServiceState
 from embrec.service.storage import Storage, default_db_url, normalise_url
+
+if TYPE_CHECKING:
+    from embrec.data.options import DataOptions
+    from embrec.runs import Run
 
 # Catalog, ServiceConflict and MAX_N live in catalog.py and routes.py; they stay importable from here
 __all__ = ["MAX_N", "Catalog", "ServiceConflict", "create_app", "run_server"]
@@ -52,8 +60,18 @@ def open_service(run_path: str | Path, *, db_url: str | None = None) -> ServiceS
 
     url = db_url or default_db_url(run_path)
     normalise_url(url)  # a URL that cannot be used fails before the run is loaded
-    catalog = Catalog(Run.open(run_path).model)
+    run = Run.open(run_path)
+    catalog = Catalog(run.model, data=_recorded_data(run))
     return ServiceState(catalog, Storage(url))
+
+
+def _recorded_data(run: Run) -> DataOptions | None:
+    """The data options the run recorded; a broken record only costs the page its words for the items."""
+    try:
+        return run.data_options
+    except EmbrecError as exc:
+        log.warning("cannot tell what data run %s was trained on, so its items are called items: %s", run.path, exc)
+        return None
 
 
 def create_app(run_path: str | Path, *, db_url: str | None = None, service: ServiceState | None = None) -> FastAPI:
@@ -88,8 +106,13 @@ def create_app(run_path: str | Path, *, db_url: str | None = None, service: Serv
         summary="Recommendations, similar films, and new users rating their way in.",
         version=_version(),
         lifespan=lifespan,
+        # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: add_docs serves them from here
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,  # the API has no OAuth sign-in to return to
     )
     middleware.install(app)
+    add_docs(app)
     app.mount("/static", StaticFiles(packages=[("embrec.service", "static")]), name="static")
     add_routes(app)
     return app

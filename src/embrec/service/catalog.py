@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,11 @@ from embrec.evaluation.genres import genre_matrix
 from embrec.evaluation.rerank import mmr_rerank
 from embrec.models.base import Recommender
 from embrec.service import schemas as s
+from embrec.service.words import describe_data
 from embrec.viz.maps import pca_layout
+
+if TYPE_CHECKING:
+    from embrec.data.options import DataOptions
 
 __all__ = ["MMR_CANDIDATES", "Catalog", "ServiceConflict"]
 
@@ -44,7 +48,9 @@ class Catalog:
     Everything here is read-only after construction, so request threads share it freely.
     """
 
-    def __init__(self, model: Recommender) -> None:
+    def __init__(self, model: Recommender, *, data: DataOptions | None = None) -> None:
+        """``data``: the options the run was trained with (:attr:`embrec.runs.Run.data_options`), which tell
+        MovieLens films from other items (:func:`~embrec.service.words.describe_data`)."""
         self.model = model
         self.item_ids: list[int | str] = _native_ids(model.item_ids_)
         self.user_ids: list[int | str] = _native_ids(model.user_ids_)
@@ -55,6 +61,7 @@ class Catalog:
         self._read_metadata(model.item_metadata_)
         self.n_ratings = np.bincount(model.seen_.tocsr().indices, minlength=len(self.item_ids)).astype(np.int64)
         self._popular = np.argsort(-self.n_ratings, kind="stable").tolist()
+        self.data = describe_data(data, self.titles, self._popular[0])
         scale = model.rating_scale_
         self.rating_scale: tuple[float, float] | None = (float(scale[0]), float(scale[1])) if scale else None
         self.predicts_ratings = bool(model.predicts_ratings)
@@ -129,7 +136,9 @@ class Catalog:
 
     def similar(self, i: int, n: int) -> s.SimilarFilms:
         if not self.has_vectors:
-            raise ServiceConflict(f"model {self.model.name!r} has no item vectors, so it cannot find similar films.")
+            raise ServiceConflict(
+                f"model {self.model.name!r} has no item vectors, so it cannot find similar {self.data.items}."
+            )
         idx, sims = self.model.similar_indexes(i, n)
         results = [
             s.SimilarFilm(**self.film(j), rank=r + 1, similarity=v)
@@ -209,7 +218,9 @@ class Catalog:
         self.require_ratings()
         self.require_fold_in()
         if not ratings:
-            raise ServiceConflict("this new user has rated nothing yet; rate a film first, then ask for predictions.")
+            raise ServiceConflict(
+                f"this new user has rated nothing yet; rate {_a(self.data.item)} first, then ask for predictions."
+            )
         vector, bias = self._folded_in(ratings)
         return float(self.model.predict_new_user(vector, bias, self.model.item_ids_[[item]])[0])
 
@@ -219,7 +230,7 @@ class Catalog:
             objective = getattr(self.model.config, "objective", None)
             kind = f"a {objective} model" if objective else f"model {self.model.name!r}"
             raise ServiceConflict(
-                f"the service runs {kind}, which ranks films but does not predict ratings; serve a rating model "
+                f"the service runs {kind}, which ranks {self.data.items} but does not predict ratings; serve a rating model "
                 "(embrec train --objective rating) for predicted ratings, or ask for recommendations."
             )
         return self.rating_scale
@@ -249,7 +260,7 @@ class Catalog:
             )
             errors.append(_error((*loc, "rating"), r.rating, message))
         if twice:
-            message = f"item {r.item!r} is rated twice in one request; send each film once."
+            message = f"item {r.item!r} is rated twice in one request; send each {self.data.item} once."
             errors.append(_error((*loc, "item"), r.item, message))
         return errors
 
@@ -304,6 +315,10 @@ def _split_genres(value: Any) -> list[str]:
     if _missing(value):
         return []
     return [g for g in str(value).split("|") if g.strip() not in _NO_GENRES]
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
 def _error(loc: tuple[Any, ...], value: Any, message: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""How the service answers over HTTP: security headers, and which error is which status.
+"""How the service answers over HTTP: security headers (:func:`policy`), and which error is which status.
 
 Unknown ids answer 404, malformed bodies 422, things the loaded model cannot do 409, a failing
 database 503 and any other library error 400, always as ``{"detail": "..."}``.
@@ -9,6 +9,7 @@ answers in the OpenAPI schema of the routes that give them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,7 +24,7 @@ from embrec.service import schemas as s
 from embrec.service.catalog import ServiceConflict
 from embrec.service.storage import StorageError
 
-__all__ = ["answers", "install"]
+__all__ = ["answers", "install", "policy"]
 
 # Starlette picks the handler of the nearest class in an error's MRO: EmbrecError gets the rest
 _STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
@@ -37,12 +38,26 @@ _DESCRIPTIONS = {
     409: "The loaded model cannot do this.",
     503: "The database failed.",
 }
-# FastAPI's interactive docs load Swagger UI / ReDoc from a CDN, which the page's policy forbids
-_DOCS_PAGES = {"/docs", "/docs/oauth2-redirect", "/redoc"}
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
+
+
+def policy(*, script_hashes: Sequence[str] = (), inline_styles: bool = False, blob_workers: bool = False) -> str:
+    """A Content-Security-Policy: everything from the app itself only, and no plug-ins, frames or base changes.
+
+    The service's page gets it as it is. A page that needs more says so in its own
+    ``content-security-policy`` header (the middleware keeps a header a route set), widening it
+    only by what that page needs: its inline scripts by hash (``"sha256-..."``), inline styles,
+    web workers made from ``blob:`` URLs.
+    """
+    scripts = " ".join(["'self'", *(f"'{h}'" for h in script_hashes)])
+    styles = "'self' 'unsafe-inline'" if inline_styles else "'self'"
+    workers = "; worker-src 'self' blob:" if blob_workers else ""
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src {styles}; img-src 'self' data:; connect-src 'self'"
+        f"{workers}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+_CSP = policy()
 
 
 def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -65,7 +80,7 @@ class _SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _DOCS_PAGES:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 

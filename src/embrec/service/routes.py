@@ -63,6 +63,7 @@ async def health(state: State) -> s.Health:
         has_map=c.map_json is not None,
         max_n=MAX_N,
         storage=state.storage.dialect,
+        data=c.data,
     )
 
 
@@ -92,7 +93,9 @@ async def film_map(state: State) -> Response:
     """2-D coordinates of every film: the first two principal components of the unit-length item vectors
     (fitted on the films with at least ``min_ratings`` training ratings), as ``embrec plot map`` draws them."""
     if state.catalog.map_json is None:
-        raise ServiceConflict(f"model {state.catalog.model.name!r} has no item vectors, so there is no film map.")
+        raise ServiceConflict(
+            f"model {state.catalog.model.name!r} has no item vectors, so there is no map of its {state.catalog.data.items}."
+        )
     return Response(state.catalog.map_json, media_type="application/json")
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, StringConstraints, Tag
 
 __all__ = [
+    "DataInfo",
     "ErrorMessage",
     "ExternalId",
     "Film",
@@ -47,6 +48,20 @@ class ErrorMessage(BaseModel):
     detail: str
 
 
+class DataInfo(BaseModel):
+    """The data the model was trained on, and what the page calls its items."""
+
+    name: str | None = Field(
+        description="The built-in dataset or the file trained on; null when the run did not record it."
+    )
+    movielens: bool = Field(description="Whether it is MovieLens data, whose items are films.")
+    item: str = Field(description="What one item is called: 'film' for MovieLens, else 'item'.")
+    items: str = Field(description="What several are called: 'films' for MovieLens, else 'items'.")
+    search_example: str = Field(
+        description="A search to suggest: 'star wars' for MovieLens, else the most rated item's title, lower-cased."
+    )
+
+
 class Health(BaseModel):
     """What the service runs."""
 
@@ -61,6 +76,7 @@ class Health(BaseModel):
     has_map: bool = Field(description="Whether the film map has coordinates (the model has item vectors).")
     max_n: int = Field(description="Longest list any endpoint returns.")
     storage: str = Field(description="Database backend of new users: 'sqlite' or 'postgresql'.")
+    data: DataInfo
 
 
 class Film(BaseModel):

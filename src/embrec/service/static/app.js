@@ -1,5 +1,6 @@
-// embrec's page: search and rate films, watch the recommendations follow, see the film map.
+// embrec's page: search and rate items, watch the recommendations follow, see the map of the items.
 // Every piece of data reaches the page through textContent or canvas text, never as HTML.
+// What the items are called comes from the data (/api/health): films for MovieLens, items otherwise.
 "use strict";
 
 (() => {
@@ -16,6 +17,7 @@
     hover: null,
   };
   const $ = (id) => document.getElementById(id);
+  const words = { item: "item", items: "items" };  // until /api/health says what the data holds
 
   // ------------------------------------------------------------------ helpers
   function el(tag, props = {}, children = []) {
@@ -83,7 +85,7 @@
 
   function stars(film) {
     const mine = state.ratings.get(key(film.item));
-    const box = el("span", { class: "stars", role: "group", "aria-label": "Rate this film" });
+    const box = el("span", { class: "stars", role: "group", "aria-label": `Rate this ${words.item}` });
     for (const value of starValues()) {
       box.append(el("button", {
         type: "button",
@@ -105,6 +107,25 @@
     });
   }
 
+  function capital(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
+
+  function article(noun) { return /^[aeiou]/i.test(noun) ? `an ${noun}` : `a ${noun}`; }
+
+  // the page's own words for the items, in every [data-word] span and the texts set here
+  function applyWords(data) {
+    words.item = data.item;
+    words.items = data.items;
+    const forms = {
+      item: data.item, items: data.items, Item: capital(data.item), Items: capital(data.items), "an item": article(data.item),
+    };
+    for (const node of document.querySelectorAll("[data-word]")) node.textContent = forms[node.dataset.word] || "";
+    document.title = `embrec: rate ${data.items}, get recommendations`;
+    const box = $("search");
+    box.placeholder = data.search_example ? `Search titles, e.g. ${data.search_example}` : "Search titles";
+    box.setAttribute("aria-label", `Search ${data.items} by title`);
+    $("map").setAttribute("aria-label", `${capital(data.items)} placed by their embeddings (first two principal components)`);
+  }
+
   // ------------------------------------------------------------------ lists
   function renderResults(data) {
     const list = $("results");
@@ -113,8 +134,8 @@
     ])));
     const query = data.query.trim();
     $("search-info").textContent = query
-      ? `${data.total.toLocaleString()} films match “${query}”${data.total > data.results.length ? `, the ${data.results.length} most rated shown` : ""}.`
-      : "The most rated films:";
+      ? `${data.total.toLocaleString()} ${data.total === 1 ? `${words.item} matches` : `${words.items} match`} “${query}”${data.total > data.results.length ? `, the ${data.results.length} most rated shown` : ""}.`
+      : `The most rated ${words.items}:`;
   }
 
   function renderRatings(user) {
@@ -286,8 +307,8 @@
     state.map = { points, byItem, bounds, maxCount };
     const [vx, vy] = data.explained_variance;
     $("map-info").textContent =
-      `${points.length.toLocaleString()} films placed by the first two principal components of their embeddings ` +
-      `(${(100 * vx).toFixed(0)}% and ${(100 * vy).toFixed(0)}% of the variance of films with ${data.min_ratings}+ ratings). ` +
+      `${points.length.toLocaleString()} ${words.items} placed by the first two principal components of their embeddings ` +
+      `(${(100 * vx).toFixed(0)}% and ${(100 * vy).toFixed(0)}% of the variance of ${words.items} with ${data.min_ratings}+ ratings). ` +
       "Scroll to zoom, drag to move, click a dot.";
     drawMap();
   }
@@ -456,8 +477,11 @@
     try {
       state.health = await api("api/health");
       const h = state.health;
+      applyWords(h.data);
       const kind = h.objective ? `${h.model} (${h.objective})` : h.model;
-      $("model-info").textContent = `${kind} · ${h.n_items.toLocaleString()} films · ${h.n_users.toLocaleString()} users`;
+      const trained = h.data.name ? ` on ${h.data.name}` : "";
+      $("model-info").textContent =
+        `${kind}${trained} · ${h.n_items.toLocaleString()} ${h.data.items} · ${h.n_users.toLocaleString()} users`;
       if (!h.can_fold_in) {
         notify("This model cannot fold new users in, so ratings here give no recommendations.");
       }
