@@ -268,3 +268,63 @@ def test_your_own_ratings_csv_with_the_column_options(tmp_path: Path) -> None:
     result = summary("--data", str(path), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["name"] == "ratings"
+
+
+# --------------------------------------------------------------------------- your own metadata and implicit data
+def test_metadata_with_other_names_is_one_line_naming_the_flags(tmp_path: Path, ratings_csv: Path) -> None:
+    items = tmp_path / "items.csv"
+    items.write_text("id,name,tags\ni1,One,A|B\ni2,Two,C\n")
+    assert_one_line_error(
+        summary("--data", str(ratings_csv), "--items", str(items)),
+        f"{items} has no 'title' column",
+        "['id', 'name', 'tags']",
+        "--title-col name",
+        "--genres-col tags",
+    )
+    assert_one_line_error(
+        summary("--data", str(ratings_csv), "--items", str(items), "--title-col", "label"),
+        "has no 'label' column",
+        "--title-col name",
+    )
+    assert_one_line_error(
+        summary("--data", str(ratings_csv), "--items", str(items), "--items-id-col", "sku"),
+        "no item id column 'sku'",
+        "--items-id-col COLUMN",
+    )
+
+
+def test_metadata_flags_read_titles_and_genres(tmp_path: Path, ratings_csv: Path) -> None:
+    items = tmp_path / "items.csv"
+    items.write_text("sku,name,tags\ni1,One,A;B\ni2,Two,C\n")
+    flags = ["--items", str(items), "--items-id-col", "sku", "--title-col", "name", "--genres-col", "tags"]
+    result = summary("--data", str(ratings_csv), *flags, "--genres-sep", ";", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["n_items_with_metadata"] == 2 and info["metadata_columns"][:2] == ["title", "genres"]
+    result = summary("--data", str(ratings_csv), "--items", str(items), "--items-id-col", "sku", "--title-col", "none")
+    assert_one_line_error(result, "no 'genres' column", "--title-col none leaves nothing to read", "--genres-col tags")
+
+
+@pytest.mark.parametrize(
+    ("header", "flags", "times"),
+    [
+        ("uid,sku,when", [], "when"),
+        ("uid,sku,timestamp", ["--timestamp-col", "none"], None),
+    ],
+)
+def test_the_rating_hint_for_implicit_data_suggests_none_not_the_times(
+    tmp_path: Path, header: str, flags: list[str], times: str | None
+) -> None:
+    path = tmp_path / "clicks.csv"
+    path.write_text(f"{header}\nA,x,1700000000\nB,x,1700000100\n")
+    line = assert_one_line_error(
+        summary("--data", str(path), "--user-col", "uid", "--item-col", "sku", *flags),
+        "no rating column 'rating'",
+        "--rating-col none for implicit feedback",
+    )
+    column = header.split(",")[-1]
+    assert f"--rating-col {column}" not in line
+    assert (f"--timestamp-col {times} to keep its times" in line) == (times is not None)
+    fixed = [*flags] if times is None else ["--timestamp-col", times]
+    result = summary("--data", str(path), "--user-col", "uid", "--item-col", "sku", "--rating-col", "none", *fixed)
+    assert result.exit_code == 0, result.output

@@ -28,3 +28,7 @@ def test_values_that_need_quoting_are_quoted() -> None:
     assert (
         as_flags("sep=';' is not the delimiter", get_command(app).commands["split"]) == "--sep ';' is not the delimiter"
     )  # type: ignore[attr-defined]
+
+
+def test_none_is_the_flags_lower_case_none() -> None:
+    assert as_flags("pass title_col=None or rating_col=None", TRAIN) == "pass --title-col none or --rating-col none"

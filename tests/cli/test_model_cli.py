@@ -309,3 +309,30 @@ def test_train_shows_only_the_figures_the_model_has(ratings_csv, tmp_path):
     assert shown.exit_code == 0, shown.output
     info = json.loads(shown.stdout)
     assert "best_epoch" not in info and "epochs_run" not in info and info["train_seconds"] >= 0
+
+
+def test_models_json_lists_every_model_and_one_model_s_settings():
+    from embrec.models import registry
+
+    listed = json.loads(runner.invoke(app, ["models", "--json"]).stdout)["models"]
+    assert [m["name"] for m in listed] == registry.available()
+    by_name = {m["name"]: m for m in listed}
+    assert by_name["biases"]["predicts"] == "ratings" and by_name["ease"]["predicts"] == "scores"
+    assert by_name["embedding"]["can_fold_in"] is True and all(m["description"] for m in listed)
+    ease = json.loads(runner.invoke(app, ["models", "--settings", "ease", "--json"]).stdout)
+    assert ease["model"] == "ease"
+    assert {"setting": "weight_decay", "default": 250.0, "allowed": "give a number above 0"} in ease["settings"]
+
+
+def test_every_training_option_says_what_it_does_and_its_default():
+    import typer.main
+
+    train = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    for param in train.params:
+        assert param.help, f"--{param.name} has no help text"
+    shortcuts = ("embedding_dim", "epochs", "learning_rate", "weight_decay", "batch_size", "model_seed", "threads")
+    for param in train.params:
+        if param.name in shortcuts:
+            assert "default" in param.help, f"--{param.name} does not say its default"
+    preset = next(p for p in train.params if p.name == "preset")
+    assert "--objective" in preset.help  # how the two relate

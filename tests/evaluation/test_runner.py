@@ -140,13 +140,16 @@ def test_hand_checked_figures() -> None:
     assert list(table["relevant"]) == [1, 1]
     assert ev.summary["ndcg"].mean == pytest.approx((1 / LOG3 + 1) / 2)
     lists = ev.lists
-    assert lists["coverage"] == pytest.approx(4 / 5)  # 10, 12, 13, 14 of five items
-    assert lists["gini"] == pytest.approx(0.25)  # exposures 0, 1, 1, 1, 1
+    # The catalogue is the items with training data, 10 and 11: 12, 13 and 14 are recommended but
+    # have no training data, so they count in neither coverage nor Gini.
+    assert result.catalog_items == 2
+    assert lists["coverage"] == pytest.approx(1 / 2)  # 10 of 10 and 11
+    assert lists["gini"] == pytest.approx(1.0)  # exposures 0 (11) and 1 (10): all on one item
     assert lists["arp"] == pytest.approx((0 + 1) / 2)  # a: 0 and 0 ratings; b: 0 and 2
     assert lists["personalization"] == pytest.approx(1.0)
-    # constant 3 stars on all four test ratings 5, 2, 4, 3
-    assert lists["rmse"] == pytest.approx(math.sqrt(6 / 4)) and lists["mae"] == pytest.approx(1.0)
-    assert lists["rated_pairs"] == 4
+    # Every test item (12, 13, 14) lacks training data: no pair is scored, all four are cold.
+    assert math.isnan(lists["rmse"]) and math.isnan(lists["mae"])
+    assert lists["rated_pairs"] == 0 and lists["cold_pairs"] == 4
 
 
 def test_threshold_none_and_implicit_data_make_every_test_item_relevant() -> None:

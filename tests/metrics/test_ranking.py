@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,6 +104,32 @@ def test_cut_off_k() -> None:
     assert average_precision(RECS, truth, threshold=4.0, k=2)[0] == pytest.approx(0.5)
     # k=4 is wider than recs: the empty 4th slot counts as a miss, P = 2/4
     assert precision(RECS, truth, threshold=4.0, k=4)[0] == pytest.approx(0.5)
+
+
+def test_ndcg_gain_is_binary_and_discount_is_log2_of_rank_plus_one() -> None:
+    # One relevant item at rank 2: 1/log2(3), where trec_eval's ndcg_cut (Järvelin & Kekäläinen
+    # with b = 2, no discount at ranks 1 and 2) would give 1.
+    one = sp.csr_matrix(np.array([[0, 1, 0]], dtype=bool))
+    assert ndcg(np.array([[0, 1, 2]]), one)[0] == pytest.approx(1 / math.log2(3))
+    assert ndcg(np.array([[0, 2, 1]]), one)[0] == pytest.approx(1 / math.log2(4))
+    # A 5-star and a 4-star hit gain the same (exponential gain 2^r - 1 of the stars would not).
+    graded = sp.csr_matrix(np.array([[5.0, 4.0, 0.0, 0.0]]))
+    first, second = (
+        ndcg(np.array([[0, 3, 1]]), graded, threshold=4.0),
+        ndcg(np.array([[1, 3, 0]]), graded, threshold=4.0),
+    )
+    np.testing.assert_allclose(first, second)
+    np.testing.assert_allclose(first, (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3)))
+
+
+def test_ndcg_docs_name_the_gain_and_the_discount() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    for text, where in ((ndcg.__doc__ or "", "the ndcg docstring"), (docs, "docs/metrics.md")):
+        flat = " ".join(text.split())
+        assert "binary gain" in flat.lower(), where
+        assert "exponential gain" in flat and "coincide" in flat, where  # binary: 2^rel - 1 = rel
+        assert "log2(j + 1)" in flat and "Burges" in flat, where  # the discount, and whose it is
+        assert "trec_eval" in flat and "ndcg_cut" in flat, where  # and who uses another one
 
 
 def test_truth_forms_agree() -> None:

@@ -68,7 +68,7 @@ def test_nan_loss_stops_with_a_clear_error(tiny):
 def test_rating_objective_needs_ratings():
     implicit = build_interactions([1, 1, 2], [5, 6, 5])
     with pytest.raises(ConfigError, match="objective='ranking'"):
-        small().fit(implicit)
+        small(objective="rating").fit(implicit)  # asked for; left unset, implicit data trains ranking
     model = small(objective="ranking").fit(implicit)
     assert model.recommend(2, n=1)["item"].tolist() == [6]
 

@@ -124,6 +124,8 @@ def as_flags(message: str, command: Any = None) -> str:
             value = next((g for g in match.groups() if g is not None), None)
             if is_flag and value in ("True", "False"):
                 return flag if value == "True" or off is None else off
+            if value == "None":  # title_col=None: the flags spell "no column" in lower case
+                value = "none"
             return flag if not value else f"{flag} {shlex.quote(value)}"
 
         for name in (param.name, *_ALIASES.get(param.name, ())):

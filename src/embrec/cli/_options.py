@@ -1,7 +1,7 @@
 """The data and split options, declared once for every command that loads or splits data.
 
 ``@data_options`` adds ``--data``, ``--dataset``, ``--data-dir``, the column options, ``--sep``,
-``--items``, ``--rating-scale`` and ``--duplicates`` to a command and hands it one
+``--items`` and its column options, ``--rating-scale`` and ``--duplicates`` to a command and hands it one
 :class:`~embrec.data.options.DataOptions` as ``data_opts``; ``@split_options`` adds ``--split``,
 ``--test-fraction``, ``--test-count``, ``--cutoff``, ``--seed`` and ``--drop-unseen`` and hands
 it a :class:`~embrec.data.options.SplitOptions` as ``split_opts``. Nothing here imports NumPy or
@@ -70,9 +70,30 @@ DATA_PARAMS: dict[str, tuple[Any, Any]] = {
     "items": (
         Annotated[
             Path | None,
-            _opt("--items", "Optional item metadata file (CSV/TSV/Parquet) with id, title and genres.", DATA),
+            _opt("--items", "Optional item metadata file (CSV/TSV/Parquet): an id, a title and genres per item.", DATA),
         ],
         None,
+    ),
+    "items_id_col": (
+        Annotated[
+            str | None,
+            _opt("--items-id-col", "The --items file's id column (default: --item-col, item, item_id, id...).", DATA),
+        ],
+        None,
+    ),
+    "title_col": (
+        Annotated[str | None, _opt("--title-col", "The --items file's title column; 'none' if it has none.", DATA)],
+        "title",
+    ),
+    "genres_col": (
+        Annotated[
+            str | None, _opt("--genres-col", "The --items file's genres column (optional); 'none' to skip it.", DATA)
+        ],
+        "genres",
+    ),
+    "genres_sep": (
+        Annotated[str, _opt("--genres-sep", "What separates one item's genres in the --items file.", DATA)],
+        "|",
     ),
     "rating_scale": (
         Annotated[

@@ -18,14 +18,27 @@ from embrec.data.options import DataOptions, SplitOptions
 SPLIT = SplitOptions(test_fraction=0.1, seed=42)
 
 
-def _titles_table(title: str, frame: Any, score: str) -> Table:
-    table = Table(title=title, title_justify="left")
+def _films_table(frame: Any, genres: Any, value: str | None = None) -> Table:
+    """Rank, film and its genres (and ``value``, a column of ``frame``, when it means something)."""
+    table = Table(title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("film")
-    table.add_column(score, justify="right")
+    table.add_column("film", ratio=3)
+    table.add_column("genres", ratio=2, style="dim")
+    if value is not None:
+        table.add_column(value, justify="right")
     for row in frame.itertuples(index=False):
-        table.add_row(str(row.rank), str(row.title), f"{getattr(row, score):.3f}")
+        cells = [str(row.rank), str(row.title), _genres(genres, row.item)]
+        if value is not None:
+            cells.append(f"{getattr(row, value):.3f}")
+        table.add_row(*cells)
     return table
+
+
+def _genres(genres: Any, item: Any) -> str:
+    if genres is None or item not in genres.index:
+        return ""
+    value = genres.loc[item]
+    return "" if not isinstance(value, str) else ", ".join(value.split("|")[:3])
 
 
 def demo(
@@ -75,68 +88,49 @@ def demo(
         model.save(out / label, extra={**extra, "train_seconds": time.perf_counter() - t0})
         console.print(f"{label:<18} trained in {time.perf_counter() - t0:5.2f} s -> {out / label}")
 
-    console.rule("[bold]4. recommend")
+    console.rule("[bold]4. recommend with embedding-ranking")
     ranker = fitted["embedding-ranking"]
+    meta = data.item_metadata
+    genres = meta["genres"] if meta is not None and "genres" in meta.columns else None
     user_id = user if user is not None else split.train.user_ids[0]
     u = int(ranker.user_index(user_id)[0])
     liked = split.train.ratings is not None and split.train.ratings >= 4.5
     mine = split.train.take((split.train.users == u) & liked)
     console.print(f"user {user_id} rated highly: " + "; ".join(mine.titles(mine.items[:6])))
-    console.print(
-        _titles_table(
-            f"top 10 for user {user_id} (films they rated are left out)", ranker.recommend(user_id, n=10), "score"
-        )
-    )
+    console.print(f"[bold]embedding-ranking's top 10 for user {user_id}[/] (films they rated are left out):")
+    console.print(_films_table(ranker.recommend(user_id, n=10), genres))
     probe = split.train.item_ids[int(np.argmax(split.train.users_per_item()))]
     console.print(
-        _titles_table(
-            f"films most like {ranker.titles(ranker.item_index(probe))[0]}",
-            ranker.similar_items(probe, n=5),
-            "similarity",
-        )
+        f"[bold]films most like {ranker.titles(ranker.item_index(probe))[0]}[/] "
+        "(cosine similarity of embedding-ranking's item vectors):"
     )
+    console.print(_films_table(ranker.similar_items(probe, n=5), genres, "similarity"))
     newcomer = [probe] + list(ranker.similar_items(probe, n=3)["item"])
     console.print(
-        _titles_table(
-            "a new user who gave 5 stars to "
-            + "; ".join(ranker.titles(ranker.item_index(newcomer)))
-            + " (no retraining)",
-            ranker.recommend_new_user(newcomer, [5.0] * len(newcomer), n=5),
-            "score",
-        )
+        "[bold]a new user who gave 5 stars to "
+        + "; ".join(ranker.titles(ranker.item_index(newcomer)))
+        + "[/], folded into embedding-ranking without retraining:"
+    )
+    console.print(_films_table(ranker.recommend_new_user(newcomer, [5.0] * len(newcomer), n=5), genres))
+    console.print(
+        "[dim]embedding-ranking ranks films by a score that is not a rating; "
+        "embedding-rating predicts stars (embrec predict).[/]"
     )
 
-    console.rule("[bold]5. evaluate (relevant = test rating >= 4, seen items excluded, 95% bootstrap intervals)")
+    console.rule("[bold]5. evaluate on the test ratings")
+    console.print("[dim]relevant: a test rating of 4 or more; films seen in training left out; top 10 of each model[/]")
     with console.status("evaluating ..."):
         result = evaluate(list(fitted.values()), split, names=list(fitted))
-    table = Table(title_justify="left")
-    columns = [
-        ("ndcg", "NDCG@10"),
-        ("recall", "recall@10"),
-        ("genre_diversity", "diversity"),
-        ("novelty", "novelty"),
-        ("coverage", "coverage"),
-        ("rmse", "RMSE"),
-    ]
-    table.add_column("model", no_wrap=True)
-    for _, header in columns:
-        table.add_column(header, justify="right")
-    for ev in result.models:
-        cells = []
-        for key, _ in columns:
-            value = ev.summary.get(key, ev.lists.get(key))
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                cells.append("-")
-            elif isinstance(value, float):
-                cells.append(f"{value:.3f}")
-            else:
-                cells.append(f"{value.mean:.3f} ±{(value.high - value.low) / 2:.3f}")
-        table.add_row(ev.label, *cells)
-    console.print(table)
+    console.print(_evaluation_table(result))
     console.print(
-        "[dim]± half the 95% interval; diversity: genre Jaccard distance within lists; novelty: bits of "
-        "self-information; coverage: share of the catalogue recommended[/]"
+        "[dim]mean ±half its 95% bootstrap interval, over test users. genre diversity: genre "
+        "Jaccard distance between films in a list; novelty: bits of self-information; "
+        "coverage: share of the films with training ratings that some list holds.[/]"
     )
+    for ev in result.models:
+        rmse = ev.summary.get("rmse", ev.lists.get("rmse"))
+        if rmse is not None and not (isinstance(rmse, float) and math.isnan(rmse)):
+            console.print(f"{ev.label} predicts stars: test RMSE {_mean(rmse):.3f} (the others only rank).")
     result.write_markdown(out / "evaluation.md")
     console.print(f"full tables: [bold]{out / 'evaluation.md'}[/]")
 
@@ -148,6 +142,39 @@ def demo(
             path = build_report(out / "embedding-ranking", out / "report.html", data=data, split=split)
         console.print(f"report: [bold]{path.resolve()}[/]")
     console.print(f"[green]done in {time.perf_counter() - started:.0f} s[/]")
+
+
+#: (metric key, column header): headers two lines high so that the table fits 80 columns.
+EVALUATION_COLUMNS = (
+    ("ndcg", "NDCG\n@10"),
+    ("recall", "recall\n@10"),
+    ("genre_diversity", "genre\ndiversity"),
+    ("novelty", "novelty"),
+    ("coverage", "coverage"),
+)
+
+
+def _mean(value: Any) -> float:
+    return float(value) if isinstance(value, float) else float(value.mean)
+
+
+def _evaluation_table(result: Any) -> Table:
+    table = Table(title_justify="left")
+    table.add_column("model", no_wrap=True)
+    for _, header in EVALUATION_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for ev in result.models:
+        cells = []
+        for key, _ in EVALUATION_COLUMNS:
+            value = ev.summary.get(key, ev.lists.get(key))
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append("-")
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append(f"{value.mean:.3f}\n±{(value.high - value.low) / 2:.3f}")
+        table.add_row(ev.label, *cells)
+    return table
 
 
 def register(app: typer.Typer) -> None:

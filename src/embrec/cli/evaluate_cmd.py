@@ -143,6 +143,7 @@ def _split_folder_force(folder: Path) -> bool:
 # --------------------------------------------------------------------------- printing
 def _metric_table(result: EvaluationResult) -> Table:
     from embrec.evaluation.catalog import METRICS
+    from embrec.evaluation.markdown import PAIR_COUNTS, pair_count
     from embrec.evaluation.stats import format_interval
 
     table = Table(title=f"mean [{result.level:.0%} bootstrap interval]", title_justify="left")
@@ -160,6 +161,11 @@ def _metric_table(result: EvaluationResult) -> Table:
             cells = [f"{v:.4f}" if math.isfinite(v) else "-" for v in values]
         if any(c != "-" for c in cells):
             table.add_row(metric.name, *cells)
+    # how many test pairs RMSE and MAE scored, and how many were left out as cold
+    for key, _ in PAIR_COUNTS:
+        cells = [pair_count(m, key) for m in result.models]
+        if any(c != "-" for c in cells):
+            table.add_row(key, *cells)
     return table
 
 
@@ -182,7 +188,8 @@ def _print_tables(result: EvaluationResult, source: str) -> None:
     rerank = "" if result.rerank is None else f", re-ranked with {result.rerank}"
     header = (
         f"[bold]{len(result.user_ids):,}[/] users with a relevant test item ({rel}) in {source}, "
-        f"{result.split['method']} split; k = {result.k}{rerank}"
+        f"{result.split['method']} split; k = {result.k}{rerank}; coverage and Gini over the "
+        f"{result.catalog_items:,} items with training data"
     )
     console.print(header, highlight=False, soft_wrap=True)
     console.print(_metric_table(result))

@@ -136,7 +136,9 @@ def train(
         Preset,
         typer.Option(
             "--preset",
-            help="Embedding model settings: default (measured best), notebook (the exercise as written), ranking.",
+            help="A named set of embedding-model settings to start from: default (measured best for ratings), "
+            "notebook (the exercise as written), ranking (the default with --objective ranking). "
+            "--objective, --set, --config and the flags below change single settings of it.",
             rich_help_panel=MODEL,
         ),
     ] = Preset("default"),
@@ -161,28 +163,71 @@ def train(
     objective: Annotated[
         Objective | None,
         typer.Option(
-            "--objective", help="rating (MSE on scaled ratings) or ranking (softmax over items).", rich_help_panel=MODEL
+            "--objective",
+            help="What the embedding model learns: rating (MSE on scaled ratings; predicts stars) or ranking "
+            "(softmax over items; for top-N lists). Default: the preset's; the default preset follows the data "
+            "(ranking for implicit feedback, else rating).",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     embedding_dim: Annotated[
         int | None,
         typer.Option(
-            "--embedding-dim", min=1, max=MAX_EMBEDDING_DIM, help="Length of each vector.", rich_help_panel=MODEL
+            "--embedding-dim",
+            min=1,
+            max=MAX_EMBEDDING_DIM,
+            help="Length of each user and item vector (default 32 for rating, 64 for ranking; notebook 16).",
+            rich_help_panel=MODEL,
         ),
     ] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", rich_help_panel=MODEL)] = None,
-    learning_rate: Annotated[float | None, typer.Option("--learning-rate", rich_help_panel=MODEL)] = None,
-    weight_decay: Annotated[float | None, typer.Option("--weight-decay", rich_help_panel=MODEL)] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", rich_help_panel=MODEL)] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--epochs",
+            min=1,
+            help="Most passes over the training rows (default 100; early stopping usually stops sooner; notebook 10).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    learning_rate: Annotated[
+        float | None,
+        typer.Option("--learning-rate", help="Adam's step size (default 4e-3; notebook 0.01).", rich_help_panel=MODEL),
+    ] = None,
+    weight_decay: Annotated[
+        float | None,
+        typer.Option(
+            "--weight-decay",
+            help="L2 strength on the vectors (default 3e-3 for rating, 1.0 for ranking; notebook 0). "
+            "For a baseline: --set weight_decay=VALUE.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="Rating: rows per mini-batch (default 1024; notebook 64). Ranking: users per mini-batch (default 64).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     model_seed: Annotated[
-        int | None, typer.Option("--model-seed", help="Seed of the model (default 42).", rich_help_panel=MODEL)
+        int | None,
+        typer.Option(
+            "--model-seed",
+            help="Seed of initialisation and batch order (default 42); --seed seeds the split.",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     device: Annotated[
-        str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL)
+        str | None,
+        typer.Option("--device", help="auto (CUDA when present, default), cpu, cuda or cuda:N.", rich_help_panel=MODEL),
     ] = None,
     threads: Annotated[
         int | None,
-        typer.Option("--threads", min=1, max=MAX_THREADS, help="CPU threads while training.", rich_help_panel=MODEL),
+        typer.Option(
+            "--threads", min=1, max=MAX_THREADS, help="CPU threads while training (default 1).", rich_help_panel=MODEL
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out when it already holds a trained run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -215,9 +260,11 @@ def train(
             recommender.fit(parts.train, progress=update)
     fit_seconds = time.perf_counter() - started
     figures = test_figures(recommender, parts)
-    result: dict[str, Any] = {
-        "run": str(out),
-        "model": recommender.name,
+    result: dict[str, Any] = {"run": str(out), "model": recommender.name}
+    objective = getattr(recommender.resolved_config_, "objective", None)
+    if objective is not None:  # the embedding model's: asked for, or chosen from the data
+        result["objective"] = objective
+    result |= {
         "config": recommender.config.to_dict(),
         "resolved": recommender.resolved_config_.to_dict(),
         "data": interactions.name,
@@ -242,7 +289,10 @@ def train(
     for key, value in result.items():
         if key in ("config", "resolved") or value is None:
             continue
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        if key == "objective" and getattr(recommender.config, "objective", None) is None:
+            shown += f" (chosen for {'implicit feedback' if value == 'ranking' else 'ratings'})"
+        table.add_row(key, shown)
     console.print(table)
     console.print(f"saved to [bold]{out}[/]")
 
@@ -339,26 +389,55 @@ def models(
             "--settings", help="List the settings of this model (for --set and --config).", show_default=False
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: the models, or the model's settings.")] = False,
 ) -> None:
     """The models `embrec train --model` can train, or one model's settings."""
     from embrec.models import registry
 
     if settings is not None:
-        cls = registry.get(settings)
+        rows = [
+            {"setting": name, "default": default, "allowed": allowed}
+            for name, allowed, default in registry.get(settings).config_class.describe()
+        ]
+        if as_json:
+            print_json({"model": settings, "settings": rows})
+            return
         table = Table(title=f"settings of {settings} (embrec train --model {settings} --set KEY=VALUE)")
         for column in ("setting", "default", "allowed"):
             table.add_column(column)
-        for name, allowed, default in cls.config_class.describe():
-            table.add_row(name, repr(default), allowed)
+        for row in rows:
+            table.add_row(row["setting"], repr(row["default"]), row["allowed"])
         console.print(table)
+        return
+    listed = []
+    for name in registry.available():
+        cls = registry.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        listed.append(
+            {
+                "name": name,
+                "description": doc[0] if doc else "",
+                "predicts": _predicts(cls),
+                "can_fold_in": bool(getattr(cls, "can_fold_in", False)),
+            }
+        )
+    if as_json:
+        print_json({"models": listed})
         return
     table = Table(title="models")
     table.add_column("name")
     table.add_column("what it is")
-    for name in registry.available():
-        doc = (registry.get(name).__doc__ or "").strip().splitlines()
-        table.add_row(name, doc[0] if doc else "")
+    for row in listed:
+        table.add_row(str(row["name"]), str(row["description"]))
     console.print(table)
+
+
+def _predicts(cls: type) -> str:
+    """``ratings`` (stars) or ``scores`` (for ranking only), or both where a setting decides."""
+    flag = getattr(cls, "predicts_ratings", False)
+    if isinstance(flag, property):
+        return "ratings or scores, by objective"
+    return "ratings" if flag else "scores"
 
 
 def register(app: typer.Typer) -> None:

@@ -248,8 +248,8 @@ def checked_ids(
 
 def _id_values(ids: pd.Series, label: str, column: str, rows: _Rows) -> pd.Series:
     """The ids with none missing, as integers (``int64`` or narrower) or as text; anything else refused."""
-    if len(ids) == 0:
-        return ids
+    if len(ids) == 0:  # no value to judge: whole numbers unless text (float16 cannot even index a frame)
+        return ids if ids.dtype.kind in "iuOU" or isinstance(ids.dtype, pd.CategoricalDtype) else ids.astype(np.int64)
     row = _first(ids.isna().to_numpy())
     if row is not None:
         raise DataError(f"{rows.at(row, column)}: {label} is empty; every row needs {_an(label)} {label}.")

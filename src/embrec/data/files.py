@@ -8,6 +8,8 @@ pyarrow engine (:mod:`embrec.data.tables`), which ends in
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +36,7 @@ from embrec.data.sniff import (
     guess_types,
     normalize_sep,
     read_header,
+    read_sample,
     utf8_error,
 )
 from embrec.data.tables import (
@@ -49,9 +52,12 @@ from embrec.errors import DataError
 # check_file, find_invalid_utf8, normalize_sep, parse_year and the DEFAULT_* names live in
 # sniff.py and columns.py; they stay importable from here, where they were first published.
 __all__ = [
+    "DEFAULT_GENRES",
+    "DEFAULT_GENRES_SEP",
     "DEFAULT_ITEM",
     "DEFAULT_RATING",
     "DEFAULT_TIMESTAMP",
+    "DEFAULT_TITLE",
     "DEFAULT_USER",
     "check_file",
     "find_invalid_utf8",
@@ -60,6 +66,15 @@ __all__ = [
     "parse_year",
     "read_item_metadata",
 ]
+
+#: The item metadata columns read by default, and what separates one item's genres.
+DEFAULT_TITLE, DEFAULT_GENRES, DEFAULT_GENRES_SEP = "title", "genres", "|"
+# how a message suggests a metadata column by its name, when the file has no column of the wanted name
+_META_ALIASES: dict[str, tuple[str, ...]] = {
+    "title": ("title", "name", "movie_title", "item_name", "product_name", "label", "movie", "film", "book"),
+    "genres": ("genres", "genre", "categories", "category", "tags", "tag", "subjects", "subject", "keywords"),
+}
+_ROWS_SAMPLED = 200
 
 
 def load_ratings_file(
@@ -71,6 +86,10 @@ def load_ratings_file(
     timestamp_col: str | None = DEFAULT_TIMESTAMP,
     sep: str | None = None,
     items: str | Path | pd.DataFrame | None = None,
+    items_id_col: str | None = None,
+    title_col: str | None = DEFAULT_TITLE,
+    genres_col: str | None = DEFAULT_GENRES,
+    genres_sep: str = DEFAULT_GENRES_SEP,
     rating_scale: tuple[float, float] | None = None,
     duplicates: DuplicatePolicy | str = DuplicatePolicy.last,
     name: str | None = None,
@@ -88,6 +107,9 @@ def load_ratings_file(
             ``"timestamp"`` is optional: when absent the data has no timestamps.
         sep: the delimiter of a text file (one character; ``"\\t"`` or ``"tab"`` for tab).
         items: an item metadata file (see :func:`read_item_metadata`) or a frame indexed by item id.
+        items_id_col, title_col, genres_col, genres_sep: how to read the metadata file (its
+            ``id_col``, ``title_col``, ``genres_col`` and ``genres_sep`` in :func:`read_item_metadata`);
+            its id column is by default the ratings file's item column, else a usual id name.
         rating_scale: allowed ``(lowest, highest)``; default from the data.
         duplicates: what to do with repeated (user, item) pairs.
         name: label of the data; default the file name without extension.
@@ -106,7 +128,14 @@ def load_ratings_file(
         first_line=first_line,
         rating_scale=rating_scale,
         duplicates=duplicates,
-        item_metadata=_metadata_arg(items, chosen["item"]),
+        item_metadata=_metadata_arg(
+            items,
+            preferred_id=chosen["item"],
+            items_id_col=items_id_col,
+            title_col=title_col,
+            genres_col=genres_col,
+            genres_sep=genres_sep,
+        ),
         name=name or path.name.split(".")[0] or path.name,
     )
 
@@ -120,10 +149,11 @@ def _read_ratings_table(
     name here keeps the Arrow memory alive while it is turned into NumPy arrays.
     """
     if _is_parquet_file(path):
-        chosen = resolve_columns(path, list(open_parquet(path).schema_arrow.names), *wanted)
+        names = list(open_parquet(path).schema_arrow.names)
+        chosen = resolve_columns(path, names, *wanted, sample=lambda columns: _parquet_sample(path, columns))
         return [read_parquet_table(path, list(dict.fromkeys(chosen.values())))], chosen, None
     header = read_header(path, sep)
-    chosen = resolve_columns(path, header.fields, *wanted)
+    chosen = resolve_columns(path, header.fields, *wanted, sample=lambda columns: _text_sample(path, header, columns))
     include = list(chosen.values())
     roles = {chosen[r]: ("id" if r in ("user", "item") else r) for r in chosen}
     spec = CsvSpec(
@@ -139,23 +169,54 @@ def _read_ratings_table(
     return [read_csv_table(spec)], chosen, 2
 
 
+def _text_sample(path: Path, header: Header, columns: Sequence[str]) -> Mapping[str, pd.Series]:
+    """The first rows of some columns of a text file, for messages."""
+    table = read_sample(path, header.sep, list(columns)).slice(0, _ROWS_SAMPLED)
+    return {name: table.column(name).to_pandas() for name in columns}
+
+
+def _parquet_sample(path: Path, columns: Sequence[str]) -> Mapping[str, pd.Series]:
+    """The first rows of some columns of a Parquet file, for messages."""
+    batch = next(open_parquet(path).iter_batches(batch_size=_ROWS_SAMPLED, columns=list(columns)), None)
+    if batch is None:
+        return {}
+    return {name: batch.column(name).to_pandas() for name in columns}
+
+
 def _is_parquet_file(path: Path) -> bool:
     """Parquet by its name, or by its first bytes whatever its name."""
     return base_suffix(path) in (".parquet", ".pq") or is_parquet(path)
 
 
-def _metadata_arg(items: str | Path | pd.DataFrame | None, item_col: str) -> pd.DataFrame | None:
+def _metadata_arg(
+    items: str | Path | pd.DataFrame | None,
+    *,
+    preferred_id: str,
+    items_id_col: str | None,
+    title_col: str | None,
+    genres_col: str | None,
+    genres_sep: str,
+) -> pd.DataFrame | None:
     if items is None or isinstance(items, pd.DataFrame):
         return items
-    return read_item_metadata(items, id_col=None, preferred_id=item_col)
+    return metadata_from_file(
+        items,
+        id_col=items_id_col,
+        title_col=title_col,
+        genres_col=genres_col,
+        genres_sep=genres_sep,
+        preferred_id=preferred_id,
+        id_param="items_id_col",
+    )
 
 
 def read_item_metadata(
     path: str | Path,
     *,
     id_col: str | None = None,
-    title_col: str = "title",
-    genres_col: str = "genres",
+    title_col: str | None = DEFAULT_TITLE,
+    genres_col: str | None = DEFAULT_GENRES,
+    genres_sep: str = DEFAULT_GENRES_SEP,
     sep: str | None = None,
     preferred_id: str | None = None,
 ) -> pd.DataFrame:
@@ -164,28 +225,77 @@ def read_item_metadata(
     Args:
         path: the metadata file.
         id_col: the item id column; default the first of ``preferred_id``, ``item``,
-            ``item_id``, ``movieId``, ``id`` that exists.
-        title_col, genres_col: renamed to ``title`` and ``genres`` when present (genres as a
-            ``|``-joined string). Other columns are kept as they are.
+            ``item_id``, ``itemId``, ``movieId``, ``id`` that exists (in any case).
+        title_col: the titles, read as ``title``. The default ``"title"`` (in any case) must
+            exist; ``None`` for a file without titles.
+        genres_col: the genres, read as ``genres``. The default ``"genres"`` (in any case) is
+            optional; a name you give must exist; ``None`` to read no genres.
+        genres_sep: what separates one item's genres in ``genres_col`` (default ``"|"``); they
+            are kept ``|``-joined, as every reader of genres expects.
         sep: delimiter of a text file (default by extension, else sniffed).
         preferred_id: an id column to try first (the ratings file's item column).
 
     Returns:
-        A frame indexed by item id with ``title``, ``year`` (parsed from titles ending in
-        ``(1995)`` when there is no year column) and ``genres`` where available.
+        A frame indexed by item id (named ``item``) with ``title``, ``year`` (parsed from titles
+        ending in ``(1995)`` when there is no year column) and ``genres`` where available, and
+        the file's other columns as they are.
+
+    Raises:
+        DataError: the file is unreadable, has no such id column, no title column (unless
+            ``title_col=None``), no genres column you named, or ids or text of the wrong type.
     """
+    return metadata_from_file(
+        path,
+        id_col=id_col,
+        title_col=title_col,
+        genres_col=genres_col,
+        genres_sep=genres_sep,
+        sep=sep,
+        preferred_id=preferred_id,
+        id_param="id_col",
+    )
+
+
+def metadata_from_file(
+    path: str | Path,
+    *,
+    id_col: str | None,
+    title_col: str | None,
+    genres_col: str | None,
+    genres_sep: str,
+    sep: str | None = None,
+    preferred_id: str | None = None,
+    id_param: str,
+) -> pd.DataFrame:
+    """:func:`read_item_metadata`, whose messages name the id column's option as ``id_param``
+    (``id_col`` there, ``items_id_col`` in ``load_data`` and on the command line)."""
     path = check_file(path, "item metadata file")
     sep = normalize_sep(sep)
+    if not isinstance(genres_sep, str) or not genres_sep:
+        raise DataError(
+            f"genres_sep={quoted(genres_sep)} is not a separator; give the text between two genres of an item, "
+            "such as '|', ',' or ';'."
+        )
+    if title_col is None and genres_col is None:
+        raise DataError(
+            f"title_col=None and genres_col=None leave nothing to read from the item metadata file {path}; name its "
+            "title or genres column, or load without it."
+        )
     header = None if _is_parquet_file(path) else read_header(path, sep)
     fields = list(open_parquet(path).schema_arrow.names) if header is None else header.fields
     refuse_repeated_names(path, fields)
-    id_col = _id_column(path, fields, id_col, preferred_id)
-    for wanted, default in ((title_col, "title"), (genres_col, "genres")):
-        if wanted not in fields and wanted != default:
-            raise DataError(
-                f"{path}: no column {quoted(wanted)}; the file's columns are {quoted_list(fields)}; pass one of them "
-                "or leave it out."
-            )
+    id_col = _id_column(path, fields, id_col, preferred_id, id_param)
+    title = _meta_column(path, fields, "title", title_col, id_col)
+    genres = _meta_column(path, fields, "genres", genres_col, id_col, other=title)
+    if title is None and title_col is not None:
+        raise _no_title(path, fields, title_col, id_col, genres, genres_col)
+    if title is None and genres is None:
+        guess = _meta_guess(fields, "genres", DEFAULT_GENRES, (id_col,))
+        raise DataError(
+            f"{path} has no {quoted(genres_col, 80)} column (its columns: {quoted_list(fields)}), and title_col=None "
+            f"leaves nothing to read; name its genres with genres_col={quoted(guess, 80) if guess else 'COLUMN'}, "
+            "or load without the metadata file."
+        )
     table = _read_whole_table(path, header, id_col)
     for field in table.schema:
         if field.type in (pa.binary(), pa.large_binary()):
@@ -197,7 +307,8 @@ def read_item_metadata(
             raise DataError(
                 f"{path}: column {quoted(field.name)} holds bytes (type {field.type}), not text; store it as strings."
             )
-    table = _as_text(path, table, (title_col, genres_col))
+    chosen = {role: name for role, name in (("title", title), ("genres", genres)) if name is not None}
+    table = _as_text(path, table, tuple(name for name in dict.fromkeys(chosen.values()) if name != id_col))
     if not _is_any_id_type(table.schema.field(id_col).type):
         raise DataError(
             f"{path}: column {quoted(id_col)} has type {table.schema.field(id_col).type}, but item ids must be whole "
@@ -206,11 +317,90 @@ def read_item_metadata(
     frame = table.to_pandas()
     ids = frame[id_col].astype(str) if isinstance(frame[id_col].dtype, pd.CategoricalDtype) else frame[id_col]
     ids = checked_ids(ids, source=str(path), column=id_col, first_line=None if header is None else 2)
-    frame = frame.drop(columns=[id_col]).rename(columns={title_col: "title", genres_col: "genres"})
-    frame.index = pd.Index(ids.to_numpy(), name="item")
-    if "title" in frame.columns and "year" not in frame.columns:
-        frame["year"] = parse_year(frame["title"])
-    return frame
+    # the chosen columns become title and genres; a column already of that name that was not chosen is left out
+    out = pd.DataFrame(
+        {role: (ids.astype(str) if name == id_col else frame[name]).to_numpy() for role, name in chosen.items()},
+        index=frame.index,
+    )
+    if "genres" in out.columns:
+        out["genres"] = _joined_genres(out["genres"], genres_sep)
+    rest = [c for c in frame.columns if c not in (id_col, DEFAULT_TITLE, DEFAULT_GENRES, *chosen.values())]
+    out = pd.concat([out, frame[rest]], axis=1) if rest else out
+    out.index = pd.Index(ids.to_numpy(), name="item")
+    if "title" in out.columns and "year" not in out.columns:
+        out["year"] = parse_year(out["title"])
+    return out
+
+
+def _meta_column(
+    path: Path, fields: list[str], role: str, wanted: str | None, id_col: str, other: str | None = None
+) -> str | None:
+    """The column of ``fields`` holding ``role`` (title or genres), or ``None`` where there is none.
+
+    The default name is matched in any case; a name given otherwise must be there as written.
+    """
+    if wanted is None:
+        return None
+    found = wanted if wanted in fields else None
+    if found is None and wanted == role:
+        found = next((f for f in fields if f.lower() == role), None)
+    if found is None:
+        if wanted != role:
+            guess = _meta_guess(fields, role, wanted, (id_col, other))
+            raise DataError(
+                f"{path} has no {quoted(wanted, 80)} column (its columns: {quoted_list(fields)}); pass its {role} "
+                f"column as {role}_col={quoted(guess, 80) if guess else 'COLUMN'}, or {role}_col=None for none."
+            )
+        return None
+    if found == other:
+        raise DataError(
+            f"{path}: column {quoted(found, 80)} is named as both titles and genres; give each its own column "
+            "(title_col=..., genres_col=...)."
+        )
+    return found
+
+
+def _no_title(
+    path: Path, fields: list[str], wanted: str, id_col: str, genres: str | None, genres_col: str | None
+) -> DataError:
+    """The message for a metadata file without a title column: the column to name instead, or ``title_col=None``."""
+    guess = _meta_guess(fields, "title", wanted, (id_col, genres))
+    text = (
+        f"{path} has no {quoted(wanted, 80)} column (its columns: {quoted_list(fields)}); name yours with "
+        f"title_col={quoted(guess, 80) if guess else 'COLUMN'}"
+    )
+    genres_guess = (
+        None if genres is not None or genres_col is None else _meta_guess(fields, "genres", genres_col, (id_col, guess))
+    )
+    if genres_guess is not None:
+        text += f" (and genres_col={quoted(genres_guess, 80)} for its genres)"
+    return DataError(text + ", or pass title_col=None if it has no titles.")
+
+
+def _meta_guess(fields: list[str], role: str, wanted: str, taken: tuple[str | None, ...]) -> str | None:
+    """The column a message suggests for titles or genres: a close or usual name, or the one column left."""
+    free = [f for f in fields if f not in taken]
+    close = difflib.get_close_matches(wanted, free, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    lowered = {f.lower(): f for f in free}
+    usual = next((lowered[a] for a in _META_ALIASES[role] if a in lowered), None)
+    if usual is not None:
+        return usual
+    if role == "title" and len(free) == 1:
+        return free[0]
+    return None
+
+
+def _joined_genres(genres: pd.Series, sep: str) -> pd.Series:
+    """Each item's genres split at ``sep``, stripped, blanks dropped and joined by ``|``; missing stays missing."""
+
+    def join(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return "|".join(part for part in (g.strip() for g in value.split(sep)) if part)
+
+    return genres.map(join)
 
 
 def _is_any_id_type(typ: pa.DataType) -> bool:
@@ -266,13 +456,13 @@ def _read_whole_table(path: Path, header: Header | None, id_col: str) -> pa.Tabl
     return read_csv_table(spec)
 
 
-def _id_column(path: Path, fields: list[str], id_col: str | None, preferred_id: str | None) -> str:
+def _id_column(path: Path, fields: list[str], id_col: str | None, preferred_id: str | None, id_param: str) -> str:
     """``id_col`` when the file has it; without one, the first usual id column the file has."""
     if id_col is not None:
         if id_col not in fields:
             raise DataError(
                 f"{path}: no item id column {quoted(id_col)}; the file's columns are {quoted_list(fields)}; pass one "
-                "of them as id_col."
+                f"of them as {id_param}=COLUMN."
             )
         return id_col
     candidates = [c for c in (preferred_id, "item", "item_id", "itemId", "movieId", "id") if c]
@@ -282,6 +472,6 @@ def _id_column(path: Path, fields: list[str], id_col: str | None, preferred_id: 
         raise DataError(
             f"{path}: no item id column (looked for {quoted_list(candidates)}); the file's columns are "
             f"{quoted_list(fields)}. "
-            "Rename the id column to 'item' or pass its name as id_col."
+            f"Rename the id column to 'item' or pass its name as {id_param}=COLUMN."
         )
     return found

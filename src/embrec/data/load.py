@@ -15,7 +15,13 @@ from pathlib import Path
 from embrec.data.build import DuplicatePolicy
 from embrec.data.columns import DEFAULT_ITEM, DEFAULT_RATING, DEFAULT_TIMESTAMP, DEFAULT_USER
 from embrec.data.editions import MovieLensEdition, movielens_edition, movielens_ratings_file
-from embrec.data.files import load_ratings_file, read_item_metadata
+from embrec.data.files import (
+    DEFAULT_GENRES,
+    DEFAULT_GENRES_SEP,
+    DEFAULT_TITLE,
+    load_ratings_file,
+    metadata_from_file,
+)
 from embrec.data.interactions import Interactions
 from embrec.data.movielens import has_ratings_layout, load_movielens
 from embrec.data.quoting import quoted, quoted_list
@@ -53,6 +59,10 @@ def load_data(
     columns: ColumnMapping | None = None,
     sep: str | None = None,
     items: str | Path | None = None,
+    items_id_col: str | None = None,
+    title_col: str | None = DEFAULT_TITLE,
+    genres_col: str | None = DEFAULT_GENRES,
+    genres_sep: str = DEFAULT_GENRES_SEP,
     rating_scale: tuple[float, float] | None = None,
     duplicates: DuplicatePolicy | str = "last",
     download: bool = True,
@@ -67,8 +77,14 @@ def load_data(
         data_dir: where built-in datasets live (else ``$EMBREC_DATA_DIR``, else the user cache).
         columns: the column mapping of your own file (ignored for MovieLens data).
         sep: the delimiter of your own text file (default by extension, else sniffed).
-        items: an item metadata file (CSV/TSV/Parquet with an id column and ``title``,
-            ``genres``); for MovieLens data it replaces the folder's movies.
+        items: an item metadata file (CSV/TSV/Parquet with an id column, ``title`` and
+            optionally ``genres``); for MovieLens data it replaces the folder's movies.
+        items_id_col: the id column of ``items``; default the ratings' item column (``movieId``
+            for MovieLens), else the first of ``item``, ``item_id``, ``itemId``, ``movieId``, ``id``.
+        title_col: the title column of ``items`` (default ``title``, which must then exist);
+            ``None`` for a file without titles.
+        genres_col: the genres column of ``items`` (default ``genres``, optional); ``None`` for none.
+        genres_sep: what separates one item's genres (default ``|``).
         rating_scale: allowed ``(lowest, highest)`` rating. Default: the edition's known scale
             for MovieLens, the data's own range otherwise.
         duplicates: repeated (user, item) pairs: ``"last"`` (default, with a
@@ -90,19 +106,20 @@ def load_data(
         )
     policy = _policy(duplicates)
     scale = None if rating_scale is None else (float(rating_scale[0]), float(rating_scale[1]))
+    meta = _ItemsFile(items, items_id_col, title_col, genres_col, genres_sep)
     if dataset is not None:
         from embrec.data.datasets import find_dataset  # the registry imports heavier modules
 
-        return _movielens(find_dataset(dataset, data_dir, download=download), None, items, scale, policy)
+        return _movielens(find_dataset(dataset, data_dir, download=download), None, meta, scale, policy)
     path = Path(data).expanduser()  # type: ignore[arg-type]
     if path.is_dir():
         if movielens_edition(path) is None:
             raise _not_movielens(path)
-        return _movielens(path, None, items, scale, policy)
+        return _movielens(path, None, meta, scale, policy)
     mapping = columns or ColumnMapping()
     edition = _as_movielens_file(path, mapping, sep)
     if edition is not None:
-        return _movielens(edition.folder, path, items, scale, policy)
+        return _movielens(edition.folder, path, meta, scale, policy)
     return load_ratings_file(
         path,
         user_col=mapping.user,
@@ -111,6 +128,10 @@ def load_data(
         timestamp_col=mapping.timestamp,
         sep=normalize_sep(sep),
         items=items,
+        items_id_col=items_id_col,
+        title_col=title_col,
+        genres_col=genres_col,
+        genres_sep=genres_sep,
         rating_scale=scale,
         duplicates=policy,
     )
@@ -135,15 +156,36 @@ def _policy(duplicates: DuplicatePolicy | str) -> DuplicatePolicy:
         raise DataError(f"duplicates={quoted(duplicates)} is not a duplicate policy; use one of {allowed}.") from None
 
 
+@dataclass(frozen=True)
+class _ItemsFile:
+    """An item metadata file and how to read it."""
+
+    path: str | Path | None
+    id_col: str | None
+    title_col: str | None
+    genres_col: str | None
+    genres_sep: str
+
+
 def _movielens(
     folder: Path,
     ratings_file: Path | None,
-    items: str | Path | None,
+    items: _ItemsFile,
     rating_scale: tuple[float, float] | None,
     policy: DuplicatePolicy,
 ) -> Interactions:
     """A MovieLens folder (or one ratings file of it), with ``items`` instead of its movies when given."""
-    meta = None if items is None else read_item_metadata(items, preferred_id="movieId")
+    meta = None
+    if items.path is not None:
+        meta = metadata_from_file(
+            items.path,
+            id_col=items.id_col,
+            title_col=items.title_col,
+            genres_col=items.genres_col,
+            genres_sep=items.genres_sep,
+            preferred_id="movieId",
+            id_param="items_id_col",
+        )
     return load_movielens(
         folder, ratings_file=ratings_file, rating_scale=rating_scale, duplicates=policy, item_metadata=meta
     )

@@ -62,6 +62,14 @@ class DataOptions:
     sep: str | None = None
     items: str | None = None
     """An item metadata file."""
+    items_id_col: str | None = None
+    """The item id column of ``items``; ``None``: the ratings' item column, else a usual id name."""
+    title_col: str | None = "title"
+    """The title column of ``items``; ``None`` (or ``"none"``) for a file without titles."""
+    genres_col: str | None = "genres"
+    """The genres column of ``items`` (optional unless renamed); ``None`` (or ``"none"``) for none."""
+    genres_sep: str = "|"
+    """What separates one item's genres in ``genres_col``."""
     rating_scale: tuple[float, float] | None = None
     duplicates: DuplicatePolicy = DuplicatePolicy.last
 
@@ -110,6 +118,10 @@ class DataOptions:
             columns=columns,
             sep=self.sep,
             items=self.items,
+            items_id_col=_none(self.items_id_col),
+            title_col=_none(self.title_col),
+            genres_col=_none(self.genres_col),
+            genres_sep=self.genres_sep,
             rating_scale=self.rating_scale,
             duplicates=self.duplicates,
         )

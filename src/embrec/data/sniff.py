@@ -33,6 +33,7 @@ __all__ = [
     "normalize_sep",
     "read_head",
     "read_header",
+    "read_sample",
     "utf8_error",
 ]
 
@@ -233,19 +234,28 @@ def _sample_lines(path: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- column types
-def guess_types(path: Path, sep: str, include: list[str], roles: Mapping[str, str]) -> dict[str, pa.DataType]:
-    """Column types from the first rows: ``int32`` ids, ``float32`` ratings, ``int64`` timestamps."""
+def read_sample(path: Path, sep: str, include: list[str]) -> pa.Table:
+    """The ``include`` columns of the whole lines in the first 64 KiB, as pyarrow types them.
+
+    Raises:
+        pa.ArrowException, OSError: the sample cannot be parsed (the full read names the line).
+    """
     sample = read_head(path)
     cut = sample.rfind(b"\n")
     if cut > 0 and len(sample) == SAMPLE_BYTES:
         sample = sample[: cut + 1]
+    return pacsv.read_csv(
+        pa.BufferReader(sample),
+        read_options=pacsv.ReadOptions(use_threads=False),
+        parse_options=pacsv.ParseOptions(delimiter=sep),
+        convert_options=pacsv.ConvertOptions(include_columns=include),
+    )
+
+
+def guess_types(path: Path, sep: str, include: list[str], roles: Mapping[str, str]) -> dict[str, pa.DataType]:
+    """Column types from the first rows: ``int32`` ids, ``float32`` ratings, ``int64`` timestamps."""
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(sample),
-            read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=sep),
-            convert_options=pacsv.ConvertOptions(include_columns=include),
-        )
+        table = read_sample(path, sep, include)
     except (pa.ArrowException, OSError):
         return {}  # the full read reports the problem with its line number
     types = {name: _TYPE_OF[roles[name]](table.schema.field(name).type) for name in include if roles[name] in _TYPE_OF}

@@ -111,9 +111,28 @@ class Metric:
         return float(self.function(ctx))
 
 
+def _in_catalog(c: ScoringContext) -> NDArray[np.int64]:
+    """``c.recs`` without the items outside the catalogue (later items move up, padding at the end).
+
+    A model may still rank an item that has no training data (from its untrained parameters);
+    such an item is neither covered nor exposed in the catalogue of items with training data.
+    """
+    keep = np.isin(c.recs, c.catalog)  # padding (-1) is never in the catalogue
+    if keep.all():
+        return c.recs
+    order = np.argsort(~keep, axis=1, kind="stable")
+    return np.take_along_axis(np.where(keep, c.recs, -1), order, axis=1)
+
+
+def _coverage(c: ScoringContext) -> float:
+    catalog = c.catalog
+    return catalog_coverage(_in_catalog(c), catalog, k=c.k) if catalog.size else float("nan")
+
+
 def _gini(c: ScoringContext) -> float:
     # The Gini index needs two items to compare; a one-item catalogue has no inequality to show.
-    return gini_index(c.recs, np.arange(c.n_items), k=c.k) if c.n_items >= 2 else float("nan")
+    catalog = c.catalog
+    return gini_index(_in_catalog(c), catalog, k=c.k) if catalog.size >= 2 else float("nan")
 
 
 #: Every metric, in table order: the per-user metrics, then the list figures.
@@ -162,8 +181,9 @@ METRICS: tuple[Metric, ...] = (
         needs_vectors=True,
         label="the exercise's scaled diversity",
     ),
-    Metric("coverage", "list", "catalogue coverage", lambda c: catalog_coverage(c.recs, np.arange(c.n_items), k=c.k)),
-    Metric("gini", "list", "Gini index of exposure", _gini),
+    # Coverage and Gini: over the items with training data (ScoringContext.catalog).
+    Metric("coverage", "list", "catalogue coverage, items with training data", _coverage),
+    Metric("gini", "list", "Gini index of exposure, items with training data", _gini),
     Metric(
         "arp",
         "list",
@@ -171,9 +191,23 @@ METRICS: tuple[Metric, ...] = (
         lambda c: average_recommendation_popularity(c.recs, c.item_user_counts, k=c.k),
     ),
     Metric("personalization", "list", "personalization", lambda c: personalization(c.recs, k=c.k)),
-    # needs_ratings: called only with predictions and ratings present.
-    Metric("rmse", "list", "RMSE (stars)", lambda c: rmse(c.predictions, c.ratings), needs_ratings=True),  # type: ignore[arg-type]
-    Metric("mae", "list", "MAE (stars)", lambda c: mae(c.predictions, c.ratings), needs_ratings=True),  # type: ignore[arg-type]
+    # needs_ratings: called only with predictions and ratings present (test pairs with training data).
+    Metric(
+        "rmse",
+        "list",
+        "RMSE (stars), test pairs with training data",
+        lambda c: rmse(c.predictions, c.ratings),  # type: ignore[arg-type]
+        needs_ratings=True,
+        label="RMSE (stars)",
+    ),
+    Metric(
+        "mae",
+        "list",
+        "MAE (stars), test pairs with training data",
+        lambda c: mae(c.predictions, c.ratings),  # type: ignore[arg-type]
+        needs_ratings=True,
+        label="MAE (stars)",
+    ),
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

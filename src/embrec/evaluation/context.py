@@ -2,8 +2,14 @@
 
 :class:`EvaluationContext` holds the evaluated users (test users with at least one relevant test
 item), their relevant items, training popularity and item genres; it lines a model up with the
-split and ranks for it. :class:`ScoringContext` is one set of top-``k`` lists together with
-everything a metric of the catalogue (:mod:`embrec.evaluation.catalog`) may read beside them.
+split, ranks for it and gathers its predicted ratings (:class:`RatingPredictions`).
+:class:`ScoringContext` is one set of top-``k`` lists together with everything a metric of the
+catalogue (:mod:`embrec.evaluation.catalog`) may read beside them.
+
+Two definitions live here (``docs/metrics.md`` gives the reasons): the **catalogue** of coverage
+and Gini is the items with at least one training interaction (:attr:`ScoringContext.catalog`),
+and RMSE/MAE score only the test pairs whose user and item both have training data (the
+others, *cold* pairs, are counted and left out).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
     from embrec.evaluation.rerank import Reranker
     from embrec.models.base import Recommender
 
-__all__ = ["MAX_K", "EvaluationContext", "ModelView", "ScoringContext", "check_k", "longest_k"]
+__all__ = ["MAX_K", "EvaluationContext", "ModelView", "ScoringContext", "RatingPredictions", "check_k", "longest_k"]
 
 # Test pairs predicted per call, so RMSE on a large test set stays within memory.
 _PREDICT_CHUNK = 1 << 20
@@ -72,13 +78,16 @@ class ScoringContext:
         recs: ``(n_users, k)`` item indexes of the split's vocabulary, ``-1`` padding.
         truth: ``(n_users, n_items)`` boolean relevance, rows aligned with ``recs``.
         k: list length.
-        n_items: size of the item vocabulary (the catalogue of coverage and Gini).
-        item_user_counts: training users per item.
+        n_items: size of the item vocabulary.
+        item_user_counts: training users per item (its non-zeros are the :attr:`catalog`).
         n_training_users: users with at least one training interaction.
         item_vectors: ``(n_items, d)`` item embeddings in the split's item order, if any.
         genres: binary ``(n_items, n_genres)`` matrix, if the data has genres.
-        predictions: predicted ratings of test pairs (stars), if a model predicts ratings.
+        predictions: predicted ratings (stars) of the test pairs whose user and item have
+            training data, if a model predicts ratings.
         ratings: the true ratings of those same test pairs.
+        cold_pairs: test pairs left out of ``predictions`` because their user or item has no
+            training data (0 when nothing is predicted).
     """
 
     recs: NDArray[np.int64]
@@ -91,10 +100,41 @@ class ScoringContext:
     genres: sp.csr_matrix | None = None
     predictions: NDArray[np.float64] | None = None
     ratings: NDArray[np.float64] | None = None
+    cold_pairs: int = 0
 
     @property
     def n_users(self) -> int:
         return int(self.recs.shape[0])
+
+    @property
+    def catalog(self) -> NDArray[np.int64]:
+        """The catalogue of coverage and Gini: indexes of the items with at least one training user.
+
+        An item without training data has no learned parameters (a model's score of it comes from
+        its initialisation or defaults), so the items that appear only in the test part are
+        outside the catalogue (``docs/metrics.md``).
+        """
+        return np.flatnonzero(np.asarray(self.item_user_counts) > 0).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class RatingPredictions:
+    """A model's predicted ratings of the test pairs RMSE and MAE score, and how many were left out.
+
+    Attributes:
+        predicted: predicted ratings (stars) of the test pairs whose user and item both have
+            training data, in test order.
+        ratings: the true ratings of those pairs.
+        cold_pairs: the other test pairs (user or item without training data), not scored.
+    """
+
+    predicted: NDArray[np.float64]
+    ratings: NDArray[np.float64]
+    cold_pairs: int
+
+    @property
+    def rated_pairs(self) -> int:
+        return int(self.predicted.size)
 
 
 @dataclass
@@ -161,19 +201,27 @@ class EvaluationContext:
     def n_items(self) -> int:
         return self.split.train.n_items
 
+    @property
+    def catalog_items(self) -> int:
+        """Size of the catalogue of coverage and Gini: items with at least one training interaction."""
+        return int(np.count_nonzero(self.item_user_counts))
+
     def scoring(
         self,
         recs: NDArray[np.int64],
         *,
         item_vectors: NDArray[np.float64] | None = None,
-        predictions: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+        predictions: RatingPredictions | None = None,
     ) -> ScoringContext:
         """``recs`` (one row per evaluated user) with everything the catalogue's metrics read.
 
-        ``predictions`` is ``(predicted, true)`` ratings of the same test pairs, as from
-        :meth:`predictions`.
+        ``predictions`` are a model's predicted ratings, as from :meth:`predictions`.
         """
-        predicted, ratings = (None, None) if predictions is None else predictions
+        predicted, ratings, cold = None, None, 0
+        if predictions is not None:
+            cold = predictions.cold_pairs
+            if predictions.rated_pairs:
+                predicted, ratings = predictions.predicted, predictions.ratings
         return ScoringContext(
             recs=recs,
             truth=self.truth,
@@ -185,6 +233,7 @@ class EvaluationContext:
             genres=self.genres,
             predictions=predicted,
             ratings=ratings,
+            cold_pairs=cold,
         )
 
     def align(self, model: Recommender) -> ModelView:
@@ -255,18 +304,26 @@ class EvaluationContext:
             n_training_users=self.n_training_users,
         )
 
-    def predictions(self, model: Recommender) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-        """``(predicted, true)`` ratings of every test pair the model knows, or ``None`` when it
-        predicts no ratings, the data has none, or the model knows none of the pairs."""
+    def predictions(self, model: Recommender) -> RatingPredictions | None:
+        """The model's predicted ratings of the test pairs whose user and item both have training
+        data, or ``None`` when it predicts no ratings or the data has none.
+
+        The other test pairs (cold pairs) are counted, not predicted: the model has no trained
+        parameters for their user or item, so its rating would be its initial value (or only its
+        global mean), which measures the initialisation rather than what was learned.
+        """
         test = self.split.test
         if not bool(model.predicts_ratings) or test.ratings is None:
             return None
+        trained_users = np.bincount(self.split.train.users, minlength=test.n_users) > 0
+        warm = trained_users[test.users] & (self.item_user_counts > 0)[test.items]
         user_ids, item_ids = test.user_ids[test.users], test.item_ids[test.items]
         users = pd.Index(np.asarray(model.user_ids_)).get_indexer(user_ids)
         items = pd.Index(np.asarray(model.item_ids_)).get_indexer(item_ids)
-        known = (users >= 0) & (items >= 0)
+        known = warm & (users >= 0) & (items >= 0)
+        cold = int(test.n_ratings - known.sum())
         if not known.any():
-            return None
+            return RatingPredictions(np.zeros(0), np.zeros(0), cold)
         u, i = user_ids[known], item_ids[known]
         predicted = np.concatenate(
             [
@@ -274,7 +331,7 @@ class EvaluationContext:
                 for s in range(0, u.size, _PREDICT_CHUNK)
             ]
         )
-        return predicted, np.asarray(test.ratings[known], dtype=np.float64)
+        return RatingPredictions(predicted, np.asarray(test.ratings[known], dtype=np.float64), cold)
 
 
 def _used_threshold(test: Interactions, threshold: float | None) -> float | None:

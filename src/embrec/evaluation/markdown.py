@@ -15,7 +15,13 @@ from embrec.evaluation.stats import format_interval, format_p_value
 if TYPE_CHECKING:
     from embrec.evaluation.results import EvaluationResult, ModelEvaluation
 
-__all__ = ["result_markdown"]
+__all__ = ["result_markdown", "PAIR_COUNTS", "pair_count"]
+
+#: The counts of test pairs shown after RMSE and MAE: (key of ``ModelEvaluation.lists``, what it counts).
+PAIR_COUNTS: tuple[tuple[str, str], ...] = (
+    ("rated_pairs", "test pairs scored by RMSE and MAE"),
+    ("cold_pairs", "test pairs whose user or item has no training data, not scored"),
+)
 
 
 def result_markdown(result: EvaluationResult, *, digits: int = 4) -> str:
@@ -33,7 +39,8 @@ def _setting(result: EvaluationResult) -> str:
     reranked = f"; re-ranked with {result.rerank}" if result.rerank is not None else ""
     return (
         f"{len(result.user_ids):,} users with at least one relevant test item (relevant: {rel}); "
-        f"{result.level:.0%} bootstrap intervals ({result.n_resamples} resamples, seed {result.seed}){reranked}."
+        f"{result.level:.0%} bootstrap intervals ({result.n_resamples} resamples, seed {result.seed}){reranked}. "
+        f"Coverage and Gini over the {result.catalog_items:,} items with training data."
     )
 
 
@@ -47,7 +54,18 @@ def _metric_rows(result: EvaluationResult, digits: int) -> list[str]:
         cells = [_cell(m, metric, digits) for m in result.models]
         if any(c != "-" for c in cells):
             lines.append(f"| {metric.name} ({metric.description}) | " + " | ".join(cells) + " |")
+    for key, what in PAIR_COUNTS:
+        cells = [pair_count(m, key) for m in result.models]
+        if any(c != "-" for c in cells):
+            lines.append(f"| {key} ({what}) | " + " | ".join(cells) + " |")
     return lines
+
+
+def pair_count(model: ModelEvaluation, key: str) -> str:
+    """``model``'s count of test pairs ``key`` (see :data:`PAIR_COUNTS`), or ``-`` when it predicts no ratings."""
+    if not (model.lists.get("rated_pairs", 0) or model.lists.get("cold_pairs", 0)):
+        return "-"
+    return f"{int(model.lists.get(key, 0)):,}"
 
 
 def _cell(model: ModelEvaluation, metric: Metric, digits: int) -> str:

@@ -42,7 +42,15 @@ if TYPE_CHECKING:
     from embrec.evaluation.context import EvaluationContext
     from embrec.evaluation.rerank import Reranker
 
-__all__ = ["ModelEvaluation", "EvaluationResult", "check_labels"]
+__all__ = ["ModelEvaluation", "EvaluationResult", "check_labels", "CATALOG_RULE", "RATED_PAIRS_RULE"]
+
+#: Which items the catalogue of coverage and Gini holds (in the JSON beside ``catalog_items``).
+CATALOG_RULE = "items with at least one training interaction"
+#: Which test pairs RMSE and MAE score (in the JSON beside each model's ``rated_pairs``).
+RATED_PAIRS_RULE = (
+    "rated_pairs: test pairs whose user and item both have training data, scored by RMSE and MAE; "
+    "cold_pairs: the other test pairs, not scored (both 0 for a model that predicts no ratings)"
+)
 
 #: The columns of :meth:`EvaluationResult.compare`, in order.
 _COMPARISON_COLUMNS = (
@@ -102,7 +110,10 @@ class ModelEvaluation:
             :data:`PER_USER_METRICS` (NaN where undefined, e.g. ``diversity`` without item
             vectors) and ``relevant`` (number of relevant test items).
         summary: mean and bootstrap interval of each per-user metric.
-        lists: :data:`LIST_METRICS` (NaN where not applicable) and ``rated_pairs``.
+        lists: :data:`LIST_METRICS` (NaN where not applicable), ``rated_pairs`` (test pairs
+            scored by RMSE and MAE: user and item with training data) and ``cold_pairs`` (test
+            pairs left out because their user or item has no training data); both are 0 for a
+            model that predicts no ratings.
         recs: ``(n_users, k)`` recommended item indexes (the data's vocabulary), rows as ``per_user``.
         scores: the model's scores of ``recs`` (``-inf`` for padding; NaN for saved lists
             without scores).
@@ -138,7 +149,7 @@ class ModelEvaluation:
             for metric in PER_USER_METRICS
         }
         rated = 0 if ctx.predictions is None else int(ctx.predictions.size)
-        lists: dict[str, float] = {**list_figures(ctx), "rated_pairs": rated}
+        lists: dict[str, float] = {**list_figures(ctx), "rated_pairs": rated, "cold_pairs": ctx.cold_pairs}
         return cls(label=label, model=model, per_user=table, summary=summary, lists=lists, recs=ctx.recs, scores=scores)
 
     def summary_row(self) -> dict[str, Any]:
@@ -169,6 +180,8 @@ class EvaluationResult:
         level: confidence level of the intervals.
         n_resamples: bootstrap resamples.
         seed: bootstrap seed.
+        catalog_items: size of the catalogue of coverage and Gini, the items with at least one
+            training interaction (:data:`CATALOG_RULE`).
     """
 
     models: list[ModelEvaluation]
@@ -181,6 +194,7 @@ class EvaluationResult:
     level: float = DEFAULT_LEVEL
     n_resamples: int = DEFAULT_RESAMPLES
     seed: int = 0
+    catalog_items: int = 0
     _comparisons: dict[tuple[str, tuple[str, ...]], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -224,6 +238,7 @@ class EvaluationResult:
             level=level,
             n_resamples=n_resamples,
             seed=seed,
+            catalog_items=ctx.catalog_items,
         )
 
     # ------------------------------------------------------------------ lookups
@@ -300,6 +315,9 @@ class EvaluationResult:
             "threshold": self.threshold,
             "users": int(len(self.user_ids)),
             "users_rule": "test users with at least one relevant test item",
+            "catalog_items": self.catalog_items,
+            "catalog_rule": CATALOG_RULE,
+            "rated_pairs_rule": RATED_PAIRS_RULE,
             "level": self.level,
             "n_resamples": self.n_resamples,
             "seed": self.seed,

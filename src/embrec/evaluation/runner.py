@@ -12,10 +12,17 @@ with nothing relevant to find would get NaN in every ranking metric anyway (see
 mean and every paired test over one population. Users with test rows but no training rows are
 evaluated too (with a ``drop_unseen`` split they have no test rows).
 
-Candidates are all items of the data's vocabulary except the user's training items, so the
-catalogue of coverage and Gini is that vocabulary. Popularity (novelty, EPC, ARP) comes from
-the training data only. RMSE and MAE (in stars) are computed over every test rating when a model
-predicts ratings.
+Candidates are all items of the data's vocabulary except the user's training items, and a test
+item without training data stays relevant: the user did go on to rate it, a deployed system
+that cannot surface new items misses it just the same, and dropping it would flatter every model
+(most of all on time-based splits, where new items are common). The catalogue of coverage and
+Gini is the items with at least one training interaction, the items a model has learned
+something about; an item outside it that a model still ranks (from untrained parameters)
+counts in neither. Popularity (novelty, EPC, ARP) comes from the training data only.
+RMSE and MAE (in stars) are computed, for models that predict ratings, over the test pairs whose
+user and item both have training data (``rated_pairs``); the other test pairs (``cold_pairs``)
+are counted and left out, because the model's rating for them would come from untrained
+parameters. Ties between equal scores are broken by lower item index (:mod:`embrec.ranking`).
 """
 
 from __future__ import annotations
@@ -71,8 +78,9 @@ def evaluate(
     ``docs/metrics.md``): per-user metrics (NDCG, recall, ..., ``diversity`` from the model's item
     vectors, ``genre_diversity`` from genre sets; NaN where those are missing), each summarised by
     its mean over users and a bootstrap percentile interval, and list figures (coverage and Gini
-    over the whole item vocabulary, ARP, personalization, and RMSE/MAE in stars over all test
-    ratings for models that predict ratings).
+    over the items with training data, ARP, personalization, and RMSE/MAE in stars over the test
+    pairs whose user and item have training data, for models that predict ratings; each model's
+    ``lists`` counts those ``rated_pairs`` and the ``cold_pairs`` left out).
 
     Args:
         models: fitted recommenders (or one), trained on ``split.train``'s vocabulary.

@@ -154,16 +154,24 @@ def recall(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: in
 
 
 def ndcg(recs: ArrayLike, truth: Any, *, threshold: float | None = None, k: int | None = None) -> FloatArray:
-    """Normalised discounted cumulative gain@k per user, with binary gain.
+    """Normalised discounted cumulative gain@k per user, with binary gain and a ``log2(j + 1)`` discount.
 
     ``DCG@k(u) = sum_{j=1..k} rel(u, L_u[j]) / log2(j + 1)`` and
     ``IDCG@k(u) = sum_{j=1..min(|R_u|, k)} 1 / log2(j + 1)``, ``NDCG@k = DCG@k / IDCG@k``.
-    The ideal list holds ``min(|R_u|, k)`` relevant items, not ``k``: normalising by ``k`` ideal
-    hits (a classic bug) would keep users with fewer than ``k`` relevant items below 1 even for a
-    perfect ranking.
 
-    Reference: Järvelin & Kekäläinen, "Cumulated gain-based evaluation of IR techniques",
-    ACM TOIS 20(4), 2002.
+    * Gain: binary, ``rel(u, i) in {0, 1}`` (a test rating ``>= threshold``, or any stored entry
+      with ``threshold=None``), so a 5-star and a 4-star hit gain the same; linear gain ``rel``
+      and exponential gain ``2**rel - 1`` coincide for it. Graded gains are not offered.
+    * Discount: ``1 / log2(j + 1)`` at every rank ``j`` from 1 (ranks 1, 2, 3 count 1, 0.631,
+      0.5), as in Burges et al.; not Järvelin & Kekäläinen's original ``1 / log_b j`` from rank
+      ``b`` on, which ``trec_eval``'s ``ndcg_cut`` uses with ``b = 2`` (ranks 1 and 2 both count 1).
+    * Ideal list: ``min(|R_u|, k)`` relevant items, not ``k``: normalising by ``k`` ideal hits (a
+      classic bug) would keep users with fewer than ``k`` relevant items below 1 even for a
+      perfect ranking.
+
+    References: Järvelin & Kekäläinen, "Cumulated gain-based evaluation of IR techniques",
+    ACM TOIS 20(4), 2002 (NDCG); Burges et al., "Learning to rank using gradient descent",
+    ICML 2005 (the ``log2(j + 1)`` discount from rank 1).
 
     Args and Returns: as :func:`precision` (values in [0, 1], NaN where ``R_u`` is empty).
     """

@@ -91,15 +91,18 @@ class EmbeddingConfig(ModelConfig):
     The defaults are the ones that measured best (see ``docs/benchmarks.md``); the
     ``notebook`` preset reproduces the university exercise exactly. Settings left ``None`` (and
     ``optimizer="auto"``, ``device="auto"``) are decided in ``fit`` for the objective and the
-    data; the model keeps this config as given and what it used in ``resolved_config_``.
+    data, the objective itself from the data (``ranking`` for implicit feedback); the model keeps
+    this config as given and what it used in ``resolved_config_``.
     """
 
     model_name: ClassVar[str] = "embedding"
     renamed_keys: ClassVar[Mapping[str, str]] = {"regularization": "decay_mode"}
 
-    objective: Objective = "rating"
+    objective: Objective | None = None
     """``rating``: sigmoid over min-max scaled ratings with MSE (the exercise's model).
-    ``ranking``: the same embeddings trained with a softmax over items, for top-N lists."""
+    ``ranking``: the same embeddings trained with a softmax over items, for top-N lists.
+    ``None`` (default): follow the data, ``rating`` when it has ratings that differ, ``ranking``
+    for implicit feedback (no rating column, or every rating the same)."""
     embedding_dim: Dimension | None = None
     """Length of each user and item vector, at most 4096 (default: 32 for rating, 64 for ranking)."""
     init_std: Positive = 0.01
@@ -149,14 +152,16 @@ class EmbeddingConfig(ModelConfig):
     """CPU threads for torch while training, at most 256 (``None``: torch's default). One thread measured
     fastest and steadiest on small data on a 2-core machine (see docs/benchmarks.md)."""
 
-    def resolve(self, *, n_users: int, n_items: int, device: str) -> ResolvedEmbeddingConfig:
-        """What training uses on data of ``n_users`` x ``n_items`` on ``device`` (the resolved device name)."""
-        defaults = OBJECTIVE_DEFAULTS[self.objective]
+    def resolve(self, *, n_users: int, n_items: int, device: str, implicit: bool = False) -> ResolvedEmbeddingConfig:
+        """What training uses on data of ``n_users`` x ``n_items`` on ``device`` (the resolved device name);
+        ``implicit``: the data has no ratings to learn (no rating column, or every rating the same)."""
+        objective = self.objective or ("ranking" if implicit else "rating")
+        defaults = OBJECTIVE_DEFAULTS[objective]
         asked = self.to_dict()
         filled = {k: defaults[k] if asked[k] is None else asked[k] for k in defaults}
         decay_mode, weight_decay = filled["decay_mode"], filled["weight_decay"]
         n_negatives: int | None = None
-        if self.objective == "ranking":
+        if objective == "ranking":
             optimizer = "adamw"
             if self.n_negatives is not None:
                 n_negatives = None if self.n_negatives >= n_items else self.n_negatives
@@ -171,6 +176,7 @@ class EmbeddingConfig(ModelConfig):
             {
                 **asked,
                 **filled,
+                "objective": objective,
                 "optimizer": optimizer,
                 "n_negatives": n_negatives,
                 "device": device,
@@ -190,6 +196,7 @@ class ResolvedEmbeddingConfig(ModelConfig):
     model_name: ClassVar[str] = "embedding (resolved)"
 
     objective: Objective
+    """The objective trained: as asked, or (asked ``None``) ``rating`` for ratings, ``ranking`` for implicit data."""
     embedding_dim: Dimension
     init_std: Positive
     learning_rate: Positive

@@ -30,7 +30,8 @@ class EmbeddingRecommender(Recommender):
 
     ``objective="rating"`` is the exercise's model: ratings min-max scaled to [0, 1], MSE,
     Adam. ``objective="ranking"`` trains the same embeddings with a softmax over items, which
-    ranks far better. See :class:`~embrec.models.config.EmbeddingConfig` for every setting;
+    ranks far better. Left unset, the objective follows the data: ``rating`` for ratings,
+    ``ranking`` for implicit feedback. See :class:`~embrec.models.config.EmbeddingConfig` for every setting;
     ``fit`` keeps ``config`` as given and puts what it decided from the objective, the data and
     the machine in ``resolved_config_`` (a :class:`~embrec.models.config.ResolvedEmbeddingConfig`).
 
@@ -53,22 +54,40 @@ class EmbeddingRecommender(Recommender):
 
     @property
     def predicts_ratings(self) -> bool:  # type: ignore[override]
-        return self.config.objective == "rating"
+        return self._objective == "rating"
+
+    @property
+    def _objective(self) -> str | None:
+        """The objective trained; before ``fit``, the one asked for (``None``: to follow the data)."""
+        resolved = getattr(self, "resolved_config_", None)
+        return resolved.objective if resolved is not None else self.config.objective
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
-        if self.config.objective == "rating":
-            if train.ratings is None or train.rating_scale is None:
-                raise ConfigError(
-                    f"{train.name!r} has no ratings (implicit feedback), so objective='rating' cannot be trained; "
-                    "use objective='ranking'."
+        scale = train.rating_scale
+        implicit = train.ratings is None or scale is None
+        if self.config.objective == "rating" and implicit:
+            raise ConfigError(
+                f"{train.name!r} has no ratings (implicit feedback), so objective='rating' cannot be trained; "
+                "use objective='ranking', or leave objective unset to follow the data."
+            )
+        if scale is not None and scale[1] <= scale[0]:
+            if self.config.objective == "rating":
+                raise DataError(
+                    f"rating scale {scale} of {train.name!r} is empty: every rating is the same value, so "
+                    "objective='rating' has nothing to learn; use objective='ranking' (every rated item a choice)."
                 )
-            lo, hi = train.rating_scale
-            if hi <= lo:
-                raise DataError(f"rating scale {train.rating_scale} is empty; every rating is the same value.")
+            implicit = True
+        if self.config.objective is None:
+            log.info(
+                "objective %r for %r (%s)",
+                "ranking" if implicit else "rating",
+                train.name,
+                "implicit feedback" if implicit else "it has ratings",
+            )
         device = resolve_device(self.config.device)
         self.resolved_config_ = cfg = self.config.resolve(
-            n_users=train.n_users, n_items=train.n_items, device=str(device)
+            n_users=train.n_users, n_items=train.n_items, device=str(device), implicit=implicit
         )
         started = time.perf_counter()
         with torch_threads(cfg.threads):
@@ -192,7 +211,7 @@ class EmbeddingRecommender(Recommender):
             return torch.addmm(net.item_bias.weight.T, net.user_embedding(u), net.item_embedding.weight.T)
 
     def _output_scores(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if self.config.objective != "rating":
+        if self._objective != "rating":
             return scores
         net = self.net_
         with torch.no_grad():
@@ -205,7 +224,7 @@ class EmbeddingRecommender(Recommender):
         return lo + (hi - lo) * scaled
 
     def _predict_indexes(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        if self.config.objective != "rating":
+        if self._objective != "rating":
             return super()._predict_indexes(users, items)
         with torch.no_grad():
             logits = self.net_(torch.from_numpy(users), torch.from_numpy(items))
@@ -307,13 +326,13 @@ class EmbeddingRecommender(Recommender):
             return (p @ net.item_embedding.weight.T + net.item_bias.weight[:, 0]).numpy()
 
     def predict_new_user(self, vector: np.ndarray, bias: float, items: Any) -> np.ndarray:
-        if self.config.objective != "rating":
+        if self._objective != "rating":
             return super().predict_new_user(vector, bias, items)
         idx = self.item_index(items)
         return self._new_user_stars(self.score_new_user(vector, bias)[idx], bias).astype(np.float64)
 
     def _new_user_output_scores(self, items: np.ndarray, scores: np.ndarray, bias: float) -> np.ndarray:
-        if self.config.objective != "rating":
+        if self._objective != "rating":
             return scores
         return np.where(np.isfinite(scores), self._new_user_stars(scores, bias), -np.inf)
 

@@ -227,7 +227,7 @@ class Catalog:
     def require_ratings(self) -> tuple[float, float]:
         """The rating scale, or 409 when the model does not predict ratings."""
         if not self.predicts_ratings or self.rating_scale is None:
-            objective = getattr(self.model.config, "objective", None)
+            objective = getattr(getattr(self.model, "resolved_config_", None), "objective", None)
             kind = f"a {objective} model" if objective else f"model {self.model.name!r}"
             raise ServiceConflict(
                 f"the service runs {kind}, which ranks {self.data.items} but does not predict ratings; serve a rating model "

@@ -54,7 +54,7 @@ async def health(state: State) -> s.Health:
     return s.Health(
         status="ok",
         model=c.model.name,
-        objective=getattr(c.model.config, "objective", None),
+        objective=_trained_objective(c.model),
         n_users=len(c.user_ids),
         n_items=len(c.item_ids),
         rating_scale=c.rating_scale,
@@ -201,3 +201,9 @@ def add_routes(app: FastAPI) -> None:
     folded("/api/new-users/{user_id}/ratings/{item_id}", unrate, methods=["DELETE"], response_model=s.NewUserRatings)
     folded("/api/new-users/{user_id}/recommendations", recommend_new_user, response_model=s.NewUserRatings)
     folded("/api/new-users/{user_id}/predictions/{item_id}", predict_new_user, response_model=s.Prediction)
+
+
+def _trained_objective(model: object) -> str | None:
+    """The objective the model trained (the resolved one: asked for, or chosen from the data)."""
+    resolved = getattr(model, "resolved_config_", None)
+    return getattr(resolved, "objective", None) or getattr(getattr(model, "config", None), "objective", None)

@@ -26,7 +26,9 @@ class PopularityRecommender(Recommender):
     """Ranks items by the number of distinct training users who have them, the same list for everyone.
 
     Not personalised, yet hard to beat on accuracy metrics; the yardstick for every other model.
-    Items with equal counts come in ``torch.topk``'s order, which is unspecified but repeatable.
+    Items with equal counts come in ascending item index, which is ascending item id for data
+    loaded by embrec (ids are sorted into the vocabulary): :func:`embrec.ranking.top_n` breaks
+    every model's ties that way, so the lists are the same on every machine.
     """
 
     name = "popularity"
