@@ -85,8 +85,9 @@ def main() -> None:
         "Reproduce: `EMBREC_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_models.py`",
         "",
         "Random 90/10 split, seed 42; relevant = test rating >= 4; seen items excluded; full ranking. Means with "
-        "95% bootstrap intervals over users (1,000 resamples); coverage, Gini and personalization are list-level. "
-        "RMSE in stars for models that predict ratings. Genre ILD: Jaccard distance of genres; embedding ILD: cosine "
+        "95% bootstrap intervals over users (1,000 resamples); coverage, Gini and personalization are list-level, "
+        "coverage and Gini over the items with training data. RMSE in stars for models that predict ratings, over the "
+        "test pairs whose user and item have training data. Genre ILD: Jaccard distance of genres; embedding ILD: cosine "
         "distance of the model's own item vectors (so it compares a model with itself, not across models). "
         "Defaults of each model, some tuned on these very splits (see the notes of the issues).",
         "",

@@ -1,7 +1,8 @@
 """A run folder opened: its model, its record, and the data and split it was trained on.
 
 ``embrec train`` (or :meth:`Run.record`) stores the data and split options in the run's
-``embrec.json`` (``extra.data``, ``extra.split``); :class:`Run` reads them back and re-creates
+``embrec.json`` (``extra.data``, ``extra.split``), or the folder of a saved split it was trained
+on (``extra.split_dir``, written by ``embrec split``); :class:`Run` reads them back and re-creates
 the exact data and split, checking that the split's training part has the fingerprint the
 model recorded, so a model is never scored on rows it was trained on. ``evaluate``, ``report``,
 ``plot`` and ``serve`` all open runs through here.
@@ -93,10 +94,46 @@ class Run:
         stored = recorded_options(self.info, "split", self.path)
         return None if stored is None else SplitOptions.from_dict(stored)
 
+    @property
+    def split_dir(self) -> Path | None:
+        """The saved split folder the run was trained on (``embrec train --split-dir``), or ``None``."""
+        extra = self.info.get("extra") or {}
+        value = extra.get("split_dir") if isinstance(extra, dict) else None
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise ModelFileError(
+                f"{self.path}/embrec.json has extra.split_dir = {value!r}, which is not a folder; "
+                "pass the split folder yourself (split_dir=)."
+            )
+        return Path(value)
+
     @staticmethod
-    def record(data: DataOptions, split: SplitOptions) -> dict[str, Any]:
-        """What a run stores in ``extra`` so that :class:`Run` can re-create its data and split."""
-        return {"data": data.to_dict(), "split": split.to_dict()}
+    def record(data: DataOptions, split: SplitOptions | None, split_dir: str | Path | None = None) -> dict[str, Any]:
+        """What a run stores in ``extra`` so that :class:`Run` can re-create its data and split.
+
+        A run trained on a saved split records the split's folder (absolute) instead of split
+        options; ``data`` then holds only how its item metadata file is read.
+        """
+        if split_dir is not None:
+            return {"data": data.to_dict(), "split_dir": str(Path(split_dir).expanduser().resolve())}
+        return {"data": data.to_dict(), "split": (split or SplitOptions()).to_dict()}
+
+    def saved_split(self, folder: str | Path | None = None) -> tuple[Interactions, Split]:
+        """The split saved in ``folder`` (default: the one the run was trained on), fingerprint checked.
+
+        The run's recorded ``items`` file, if any, gives the data its titles and genres.
+        """
+        from embrec.data.split_files import load_split_data
+
+        folder = folder if folder is not None else self.split_dir
+        if folder is None:
+            raise ConfigError(f"run {str(self.path)!r} was not trained on a saved split; pass split_dir=.")
+        options = self.data_options
+        meta = options.item_metadata() if options is not None else None
+        data, split = load_split_data(folder, item_metadata=meta)
+        self.check(split, origin=f"; the split saved in {folder}")
+        return data, split
 
     # ------------------------------------------------------------------ re-created data
     def load_data(self, options: DataOptions | None = None) -> Interactions:
@@ -118,7 +155,12 @@ class Run:
     def data_and_split(
         self, data: DataOptions | None = None, split: SplitOptions | None = None
     ) -> tuple[Interactions, Split]:
-        """The data and split the run was trained on, re-created and checked."""
+        """The data and split the run was trained on, re-created and checked.
+
+        A run trained on a saved split reads that folder again, unless ``data`` or ``split`` is given.
+        """
+        if data is None and split is None and self.split_dir is not None:
+            return self.saved_split()
         interactions = self.load_data(data)
         return interactions, self.make_split(interactions, split)
 

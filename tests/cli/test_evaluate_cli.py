@@ -253,7 +253,7 @@ def test_saved_lists_score_as_the_run_did(ratings_csv: Path, tmp_path: Path) -> 
     ("argv", "needle"),
     [
         (["--recs", "recs.csv"], "--split-dir"),
-        (["--split-dir", "split"], "--split-dir goes with --recs"),
+        (["--split-dir", "split"], "give run folders to evaluate, or --recs FILE with --split-dir DIR"),
         ([], "not both or neither"),
     ],
 )

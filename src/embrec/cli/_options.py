@@ -44,6 +44,17 @@ DatasetOption = Annotated[
 DataDirOption = Annotated[
     Path | None, _opt("--data-dir", "Where built-in datasets live (else $EMBREC_DATA_DIR, else the user cache).", DATA)
 ]
+#: ``--split-dir``: a split saved by ``embrec split`` (or ``evaluate --save-split``) used as it is.
+SplitDirOption = Annotated[
+    Path | None,
+    _opt(
+        "--split-dir",
+        "A split saved by `embrec split` or --save-split (train.csv, test.csv, split.json), used instead of "
+        "--data/--dataset and the split options (--items still gives titles).",
+        SPLIT,
+        show_default=False,
+    ),
+]
 
 #: name -> (annotation, default); the order is the order in --help.
 DATA_PARAMS: dict[str, tuple[Any, Any]] = {

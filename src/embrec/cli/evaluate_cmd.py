@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console, err_console, print_json
-from embrec.cli._options import data_options, given, load, split_options
+from embrec.cli._options import SplitDirOption, data_options, given, load, split_options
 from embrec.data.options import DataOptions, SplitOptions
 from embrec.errors import ConfigError
 
@@ -51,14 +51,6 @@ RecsFile = Annotated[
     typer.Option(
         "--recs",
         help="Score saved or external lists instead of runs: CSV/Parquet with user, item, rank (and an optional model column).",
-        show_default=False,
-    ),
-]
-SplitDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--split-dir",
-        help="With --recs: a folder written by `embrec split` or --save-split (train.csv, test.csv, split.json).",
         show_default=False,
     ),
 ]
@@ -199,13 +191,25 @@ def _print_tables(result: EvaluationResult, source: str) -> None:
 
 # --------------------------------------------------------------------------- the command
 def _runs_data_and_split(
-    opened: list[Run], data_opts: DataOptions, split_opts: SplitOptions
+    opened: list[Run], data_opts: DataOptions, split_opts: SplitOptions, split_dir: Path | None
 ) -> tuple[Interactions, Split, str, str]:
-    """The data and split to score runs on: the options given here, else the first run's record.
+    """The data and split to score runs on: the options (or saved split) given here, else the first run's record.
 
     Every run's training fingerprint is checked against the split's training part.
     """
     first = opened[0]
+    typed = any(given(name) for name in (*_DATA_OPTIONS, *_SPLIT_OPTIONS))
+    if split_dir is not None or (not typed and first.split_dir is not None):
+        if split_dir is not None and typed:
+            raise ConfigError(
+                "--split-dir already holds the data and its split; leave out --data/--dataset and the split options."
+            )
+        folder = split_dir if split_dir is not None else first.split_dir
+        origin = "command line" if split_dir is not None else f"{first.path}/embrec.json"
+        interactions, the_split = first.saved_split(folder)
+        for run in opened[1:]:
+            run.check(the_split, origin=f"; the split saved in {folder}")
+        return interactions, the_split, origin, f"{origin} (saved split {folder})"
     if any(given(name) for name in _DATA_OPTIONS) or first.data_options is None:
         if data_opts.data is None and data_opts.dataset is None:
             raise ConfigError(
@@ -292,6 +296,7 @@ def _score_runs(
     runs: list[Path],
     data_opts: DataOptions,
     split_opts: SplitOptions,
+    split_dir: Path | None,
     rerank: str | None,
     candidates: int,
     **evaluation: Any,
@@ -303,7 +308,7 @@ def _score_runs(
 
     reranker = None if rerank is None else parse_reranker(rerank, candidates=candidates)
     opened = [Run.open(run) for run in runs]
-    interactions, the_split, data_origin, split_origin = _runs_data_and_split(opened, data_opts, split_opts)
+    interactions, the_split, data_origin, split_origin = _runs_data_and_split(opened, data_opts, split_opts, split_dir)
     names = unique_labels(o.label for o in opened)
     result = evaluate([o.model for o in opened], the_split, rerank=reranker, names=names, **evaluation)
     return _Scored(result, the_split, interactions, [str(r) for r in runs], data_origin, split_origin)
@@ -336,7 +341,7 @@ def evaluate_command(
     data_opts: DataOptions = DataOptions(),
     split_opts: SplitOptions = SplitOptions(),
     recs: RecsFile = None,
-    split_dir: SplitDir = None,
+    split_dir: SplitDirOption = None,
     k: K = 10,
     threshold: Threshold = 4.0,
     json_output: JsonOut = False,
@@ -355,10 +360,10 @@ def evaluate_command(
 
     The data and split are re-created from the first run's embrec.json unless given here. With two or more runs, each is compared with the first (paired bootstrap and Wilcoxon signed-rank p-values).
 
+    --split-dir DIR scores the runs on a split saved by `embrec split` (their training fingerprint checked).
+
     --recs FILE scores lists made elsewhere (by `--save-recs`, `recommend --all-users` or another library) on a saved split (--split-dir) with the same metrics.
     """
-    if split_dir is not None and recs is None:
-        raise ConfigError("--split-dir goes with --recs; runs re-create their own split.")
     if bool(runs) == (recs is not None):
         raise ConfigError("give run folders to evaluate, or --recs FILE with --split-dir DIR, not both or neither.")
     evaluation = dict(k=k, threshold=threshold, n_resamples=resamples, seed=bootstrap_seed)
@@ -367,7 +372,7 @@ def evaluate_command(
             raise ConfigError("--rerank needs a model's scores; it applies to runs, not to --recs lists.")
         scored = _score_lists(recs, split_dir, data_opts, split_opts, **evaluation)
     else:
-        scored = _score_runs(runs or [], data_opts, split_opts, rerank, rerank_candidates, **evaluation)
+        scored = _score_runs(runs or [], data_opts, split_opts, split_dir, rerank, rerank_candidates, **evaluation)
     written = _write(scored, save_split, save_recs, csv, markdown)
     if json_output:
         print_json(scored.to_json(written))

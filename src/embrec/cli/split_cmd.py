@@ -47,6 +47,7 @@ def _print_counts(summary: dict[str, Any], out: Path) -> None:
             f"{summary['dropped_users']:,} users, {summary['dropped_items']:,} items",
             highlight=False,
         )
+    console.print(f"train on it: embrec train --split-dir {out} --out runs/NAME", highlight=False, soft_wrap=True)
 
 
 @cli_errors
@@ -61,7 +62,7 @@ def split_command(
 ) -> None:
     """Hold out test ratings and write train.csv and test.csv (the dataset's own ids) into --out.
 
-    Default: a random 90/10 split with seed 42, the rows scikit-learn's train_test_split picks.
+    Default: a random 90/10 split with seed 42, the rows scikit-learn's train_test_split picks. `embrec train --split-dir OUT` and `embrec evaluate RUN --split-dir OUT` use it as it is.
     """
     from embrec.data.split_files import source_info, write_split
 

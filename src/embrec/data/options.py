@@ -101,6 +101,21 @@ class DataOptions:
                 raise ConfigError(f"the stored duplicates={kw['duplicates']!r} is not one of {allowed}.") from None
         return cls(**kw)
 
+    def item_metadata(self) -> Any:
+        """The ``items`` file read as these options say (a frame indexed by item id), or ``None``."""
+        if self.items is None:
+            return None
+        from embrec.data.files import read_item_metadata
+
+        return read_item_metadata(
+            self.items,
+            id_col=_none(self.items_id_col),
+            title_col=_none(self.title_col),
+            genres_col=_none(self.genres_col),
+            genres_sep=self.genres_sep,
+            preferred_id=self.item_col,
+        )
+
     def replace(self, **changes: Any) -> DataOptions:
         return dataclasses.replace(self, **changes)
 

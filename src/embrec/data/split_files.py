@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from embrec.atomic import folder as atomic_folder
 from embrec.atomic import recover
@@ -22,7 +23,7 @@ from embrec.data.quoting import clipped, quoted
 from embrec.data.splits import Split, SplitMethod
 from embrec.errors import DataError, EmbrecError
 
-__all__ = ["SPLIT_FILES", "load_split", "source_info", "write_split"]
+__all__ = ["SPLIT_FILES", "load_split", "load_split_data", "source_info", "write_split"]
 
 SPLIT_FILES = ("train.csv", "test.csv", "split.json")
 
@@ -86,19 +87,26 @@ def write_split(split: Split, out: str | Path, *, force: bool = False, info: dic
     return out
 
 
-def load_split(folder: str | Path) -> Split:
+def load_split(folder: str | Path, *, item_metadata: pd.DataFrame | None = None) -> Split:
     """The split in a folder written by :func:`write_split`.
 
     Train and test share one vocabulary: the user and item ids of both files, typed as the files
     hold them (numbers where every id of a column is a whole number, else text). ``train_rows``
     and ``test_rows`` number the rows of ``train.csv`` and then ``test.csv``, since the rows'
-    positions in the original data are not stored; neither is item metadata.
+    positions in the original data are not stored; neither is item metadata: pass
+    ``item_metadata`` (indexed by item id, as :func:`~embrec.data.files.read_item_metadata`
+    reads it) for titles and genres.
 
     Raises:
         DataError: the folder or one of its files is missing, ``split.json`` is not a split's
             description, a CSV file holds bad rows (named with their line), or the files do not
             agree with each other or with ``split.json``.
     """
+    return load_split_data(folder, item_metadata=item_metadata)[1]
+
+
+def load_split_data(folder: str | Path, *, item_metadata: pd.DataFrame | None = None) -> tuple[Interactions, Split]:
+    """:func:`load_split`, and the data it splits: the rows of ``train.csv``, then of ``test.csv``."""
     folder = Path(folder).expanduser()
     recover(folder)  # a split replaced by a writer that was killed mid-way comes back whole
     if not folder.is_dir():
@@ -118,10 +126,12 @@ def load_split(folder: str | Path) -> Split:
         for name in ("train.csv", "test.csv")
     )
     _check_parts_agree(folder, meta, train, test)
-    both = _one_vocabulary(folder, train, test, scale, name=str(meta.get("source") or folder.name))
+    both = _one_vocabulary(
+        folder, train, test, scale, name=str(meta.get("source") or folder.name), item_metadata=item_metadata
+    )
     n_train = train.n_ratings
     rows = np.arange(both.n_ratings, dtype=np.int64)
-    return Split(
+    return both, Split(
         train=both.take(rows[:n_train]),
         test=both.take(rows[n_train:]),
         method=SplitMethod(meta["method"]),
@@ -211,7 +221,13 @@ def _same_kind(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _one_vocabulary(
-    folder: Path, train: Interactions, test: Interactions, scale: tuple[float, float] | None, *, name: str
+    folder: Path,
+    train: Interactions,
+    test: Interactions,
+    scale: tuple[float, float] | None,
+    *,
+    name: str,
+    item_metadata: pd.DataFrame | None,
 ) -> Interactions:
     """Train rows then test rows, indexed by the ids of both files."""
     users = _same_kind(train.user_ids[train.users], test.user_ids[test.users])
@@ -229,6 +245,7 @@ def _one_vocabulary(
             source=f"{folder} (train.csv, then test.csv)",
             rating_scale=scale,
             duplicates=DuplicatePolicy.error,
+            item_metadata=item_metadata,
             name=name,
         )
     except DataError as exc:
