@@ -22,7 +22,7 @@ def blocks(lang: str) -> list[str]:
 def embrec_lines() -> list[list[str]]:
     lines = []
     for block in blocks("bash"):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # a line continued with a backslash is one
             line = line.split("#", 1)[0].strip()
             if line.startswith("embrec "):
                 lines.append(shlex.split(line)[1:])

@@ -26,7 +26,7 @@ from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, DataError, NotFittedError, UnknownIdError
 from embrec.models.runfolder import save_run
 from embrec.models.settings import ModelConfig
-from embrec.ranking import top_n
+from embrec.ranking import top_k_rows, top_n
 
 __all__ = ["Recommender", "ProgressFn", "TrainingHistory"]
 
@@ -241,8 +241,8 @@ class Recommender(ABC):
     def similar_indexes(self, item_index: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` items most similar to the item at ``item_index``, by cosine similarity of item vectors.
 
-        Returns ``(indexes, similarities)``, most similar first, ``min(n, n_items - 1)`` of each
-        (the item itself is left out).
+        Returns ``(indexes, similarities)``, most similar first (equal similarities by lower
+        index), ``min(n, n_items - 1)`` of each (the item itself is left out).
         """
         self._check_fitted()
         vectors = self.item_vectors()
@@ -261,8 +261,8 @@ class Recommender(ABC):
         v = torch.nn.functional.normalize(v, dim=1)
         sims = v @ v[i]
         sims[i] = -torch.inf
-        vals, idx = torch.topk(sims, min(n, n_items - 1))
-        return idx.numpy().astype(np.int64), vals.numpy().astype(np.float64)
+        vals, idx = top_k_rows(sims[None, :], min(n, n_items - 1))  # equal similarities: lower index first
+        return idx[0].numpy().astype(np.int64), vals[0].numpy().astype(np.float64)
 
     def similar_items(self, item: Any, n: int = 10) -> pd.DataFrame:
         """The ``n`` items most similar to ``item`` by cosine similarity of item vectors."""
