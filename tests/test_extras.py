@@ -17,7 +17,12 @@ from embrec.errors import MissingExtraError
 ROOT = Path(__file__).resolve().parents[1]
 
 #: distribution name -> import name, where they differ
-IMPORT_NAMES = {"umap-learn": "umap", "scikit-learn": "sklearn", "fastapi-offline": "fastapi_offline"}
+IMPORT_NAMES = {
+    "umap-learn": "umap",
+    "scikit-learn": "sklearn",
+    "fastapi-offline": "fastapi_offline",
+    "faiss-cpu": "faiss",
+}
 
 #: Blocks the extras' modules in a fresh interpreter, as if they were not installed.
 WITHOUT_EXTRAS = """

@@ -26,6 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "serve": ("fastapi", "fastapi_offline", "uvicorn", "sqlalchemy", "psycopg"),
     "viz": ("matplotlib", "plotly", "umap", "jinja2"),
     "implicit": ("implicit",),
+    "ann": ("faiss",),
 }
 
 

@@ -119,3 +119,94 @@ def test_download_failure_is_one_line_naming_where_to_put_the_folder(file_mirror
     assert len(lines) == 1, result.stderr
     assert str(data_dir / "ml-100k" / "u.data") in lines[0]
     assert not data_dir.exists()
+
+
+# ---------------------------------------------------------------------------- embrec datasets synthetic
+def synthetic_args(out: Path, *extra: str) -> list[str]:
+    return ["datasets", "synthetic", "--shape", "ml-100k", "--rows", "20000", "--seed", "3", "--out", str(out), *extra]
+
+
+def test_synthetic_writes_planted_data_and_its_truth(tmp_path: Path) -> None:
+    import embrec
+
+    out = tmp_path / "planted"
+    result = runner.invoke(app, synthetic_args(out, "--json"))
+
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["out"] == str(out) and record["files"] == ["ratings.parquet", "truth.json", "truth.npz"]
+    assert (record["shape"], record["rows"], record["seed"], record["users"]) == ("ml-100k", 20_000, 3, 943)
+    assert 0 < record["best_rmse"] < record["noise_floor_rmse"] < 1
+    assert 0 < record["ranking"]["relevance"]["ndcg@10"] <= 1
+    assert json.loads((out / "truth.json").read_text())["noise_floor_rmse"] == record["noise_floor_rmse"]
+    data = embrec.load_data(out / "ratings.parquet")
+    assert data.n_ratings == 20_000 and not data.is_implicit
+
+
+def test_synthetic_says_what_it_wrote_and_how_to_train_on_it(tmp_path: Path) -> None:
+    out = tmp_path / "planted"
+    result = runner.invoke(app, synthetic_args(out))
+    assert result.exit_code == 0, result.output
+    assert "planted ml-100k ratings (seed 3" in result.stdout and "20,000 rows" in result.stdout
+    assert "noise floor RMSE" in result.stdout and "NDCG@10" in result.stdout
+    assert f"embrec train --data {out / 'ratings.parquet'}" in result.stdout
+
+    trained = runner.invoke(
+        app, ["train", "--data", str(out / "ratings.parquet"), "--model", "popularity", "--out", str(tmp_path / "run")]
+    )
+    assert trained.exit_code == 0, trained.output
+
+
+def test_synthetic_implicit_has_no_rating_column(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "implicit"
+    result = runner.invoke(app, synthetic_args(out, "--implicit", "--json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["implicit"] is True
+    assert pq.read_schema(out / "ratings.parquet").names == ["user", "item", "timestamp"]
+    assert "ranked by the planted score" not in result.stdout  # JSON only
+
+
+def test_synthetic_refuses_a_non_empty_out_unless_forced(tmp_path: Path) -> None:
+    out = tmp_path / "planted"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+
+    result = runner.invoke(app, synthetic_args(out))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "not empty" in lines[0] and "keep.txt" in lines[0] and "--force" in lines[0]
+    assert (out / "keep.txt").exists()
+
+    forced = runner.invoke(app, synthetic_args(out, "--force"))
+    assert forced.exit_code == 0, forced.output
+    assert not (out / "keep.txt").exists() and (out / "truth.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--shape", "ml-10m"], "--shape ml-10m is not allowed; use one of ml-25m, ml-20m, ml-1m, ml-100k"),
+        (["--rows", "5"], "--rows 5 is fewer than the 943 users of the ml-100k shape; give --rows 943 or more"),
+        (["--rows", "99999999"], "--rows 99999999 is not allowed"),
+        (["--rank", "0"], "--rank 0 is not allowed"),
+        (["--implicit", "--noise", "0.5"], "--noise 0.5 applies to ratings, and --implicit draws none"),
+    ],
+)
+def test_synthetic_bad_settings_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    out = tmp_path / "never"
+    result = runner.invoke(app, ["datasets", "synthetic", "--out", str(out), *args])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_synthetic_cli_default_rank_is_the_librarys() -> None:
+    from embrec.cli import datasets_cmd
+    from embrec.data import synthetic
+
+    assert datasets_cmd._DEFAULT_RANK == synthetic.DEFAULT_RANK

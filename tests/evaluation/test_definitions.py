@@ -242,6 +242,6 @@ def test_similar_items_with_equal_similarity_come_in_index_order(tiny):
     model = EmbeddingRecommender(epochs=1).fit(tiny)
     weight = model.net_.item_embedding.weight
     with torch.no_grad():
-        weight[[11, 2, 7, 15]] = weight[4] * torch.tensor([[3.0], [1.0], [2.0], [0.5]])  # cosine 1 with item 4
+        weight[[11, 2, 7, 15]] = weight[4] * torch.tensor([[4.0], [1.0], [2.0], [0.5]])  # cosine exactly 1 with item 4
     idx, sims = model.similar_indexes(4, n=3)
     assert idx.tolist() == [2, 7, 11] and sims == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)

@@ -13,6 +13,7 @@ from embrec.data.build import build_interactions
 from embrec.data.splits import make_split
 from embrec.errors import ConfigError, DataError, ModelFileError, TrainingError, UnknownIdError
 from embrec.models import EmbeddingConfig, load, preset
+from embrec.models.config import DEFAULT_NEGATIVES
 from embrec.models.embedding import EmbeddingRecommender
 from embrec.models.io import FORMAT_VERSION
 
@@ -182,22 +183,29 @@ def test_new_scifi_fan_gets_scifi():
 
 # ---------------------------------------------------------------------------- asked vs resolved
 def test_config_stays_as_asked_and_fit_records_what_it_used(tiny):
-    config = EmbeddingConfig(epochs=2)
+    config = EmbeddingConfig(epochs=2, device="cpu")  # on the CPU, auto picks the numba engine
     model = EmbeddingRecommender(config)
     assert model.config is config and model.config.embedding_dim is None
     model.fit(tiny)
     assert model.config is config
     used = model.resolved_config_
-    assert (used.embedding_dim, used.learning_rate, used.weight_decay, used.decay_mode) == (32, 4e-3, 3e-3, "per_row")
+    assert (used.embedding_dim, used.learning_rate, used.weight_decay, used.decay_mode) == (32, 0.05, 3e-3, "per_row")
     assert (used.batch_size, used.patience, used.refit, used.optimizer, used.n_negatives) == (
-        1024,
+        1,
         3,
         False,
-        "adam",
+        "rowwise_adagrad",
         None,
     )
-    assert used.device == model.device_ and used.device != "auto"
+    assert (used.engine, used.device, used.threads) == ("numba", "cpu", 1) and used.device == model.device_
     assert model.net_.user_embedding.weight.shape[1] == 32
+    torch_used = EmbeddingRecommender(config.replace(engine="torch")).fit(tiny).resolved_config_
+    assert (torch_used.engine, torch_used.learning_rate, torch_used.batch_size, torch_used.optimizer) == (
+        "torch",
+        4e-3,
+        1024,
+        "adam",
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,7 +232,7 @@ def test_resolved_settings(asked, expected):
     assert EmbeddingConfig().resolve(n_users=40_000, n_items=20_000, device="cuda").optimizer == "sparse_adam"
     assert EmbeddingConfig().resolve(n_users=10, n_items=10, device="cuda").threads is None
     ranking = EmbeddingConfig(objective="ranking").resolve(n_users=10, n_items=30_000, device="cpu")
-    assert ranking.n_negatives == 4_096
+    assert ranking.n_negatives == DEFAULT_NEGATIVES
 
 
 def test_run_folder_stores_what_was_asked_and_what_was_used(tiny, tmp_path):

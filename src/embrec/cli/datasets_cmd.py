@@ -1,4 +1,4 @@
-"""``embrec datasets``: list, describe and download the built-in MovieLens datasets."""
+"""``embrec datasets``: list, describe and download the built-in MovieLens datasets, or draw planted ones."""
 
 from __future__ import annotations
 
@@ -176,3 +176,100 @@ def download_cmd(
         path = download_dataset(info.name, data_dir, force=force, progress=progress)
     err_console.print(f"{info.name} is ready at {path}", highlight=False)
     typer.echo(str(path))
+
+
+#: embrec.data.synthetic.DEFAULT_RANK, without importing NumPy for --help (a test keeps the two equal)
+_DEFAULT_RANK = 16
+
+
+@app.command("synthetic")
+@cli_errors
+def synthetic_cmd(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder to create with ratings.parquet, truth.json and truth.npz.", show_default=False
+        ),
+    ],
+    shape: Annotated[
+        str, typer.Option("--shape", help="The MovieLens edition copied: ml-25m, ml-20m, ml-1m or ml-100k.")
+    ] = "ml-100k",
+    rows: Annotated[
+        int | None,
+        typer.Option("--rows", help="Rows to draw (default: as many as the edition has).", show_default=False),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every draw: the same settings give the same data.")] = 0,
+    implicit: Annotated[
+        bool, typer.Option("--implicit", help="Implicit feedback: the same rows without the rating column.")
+    ] = False,
+    rank: Annotated[int, typer.Option("--rank", help="Columns of the planted user and item factors.")] = _DEFAULT_RANK,
+    noise: Annotated[
+        float | None,
+        typer.Option(
+            "--noise", help="Standard deviation of the Gaussian noise on ratings (default 0.8).", show_default=False
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            "--temperature",
+            help="How strongly users' choice of items follows their taste, smaller is stronger (default 0.4).",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out when it exists and is not empty.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written and truth.json as one JSON object.")
+    ] = False,
+) -> None:
+    """Write MovieLens-shaped ratings drawn from a known low-rank model, and what a perfect model reaches on them.
+
+    --out gets ratings.parquet (user, item, rating, timestamp; `embrec train --data OUT/ratings.parquet` reads it as it is), truth.json (the settings, the noise-floor RMSE, the truth's own NDCG@10 and recall@20) and truth.npz (the planted factors). See docs/synthetic.md.
+    """
+    from embrec.data.synthetic import PLANTED_FILES, write_planted
+
+    with err_console.status(f"drawing planted {shape} data", spinner="dots"):
+        written, truth = write_planted(
+            out, shape, rows, seed, implicit, rank, noise, temperature=temperature, force=force
+        )
+    record = truth.to_dict()
+    if as_json:
+        print_json({"out": str(written), "files": list(PLANTED_FILES), **record})
+        return
+    _print_planted(record, written)
+
+
+def _print_planted(record: dict[str, Any], out: Path) -> None:
+    settings = [f"seed {record['seed']}", f"rank {record['rank']}", f"temperature {record['temperature']:g}"]
+    if record["noise"] is not None:
+        settings.append(f"noise {record['noise']:g}")
+    kind = "implicit" if record["implicit"] else "ratings"
+    console.print(
+        f"planted [bold]{record['shape']}[/] {kind} ({', '.join(settings)}): {record['rows']:,} rows, "
+        f"{record['users']:,} users, {record['items']:,} items written to {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if "noise_floor_rmse" in record:
+        console.print(
+            f"  noise floor RMSE {record['noise_floor_rmse']:.4f} (the best possible {record['best_rmse']:.4f}); "
+            f"on the test rows {record['noise_floor_rmse_test']:.4f}",
+            highlight=False,
+        )
+    ranking = record["ranking"]
+    protocol = ranking["protocol"]
+    for name, label in (("relevance", "the truth's ranking"), ("score", "ranked by the planted score")):
+        figures = ranking[name]
+        console.print(
+            f"  {label}: NDCG@10 {figures['ndcg@10']:.4f}, recall@20 {figures['recall@20']:.4f}",
+            highlight=False,
+        )
+    sample = " (a seeded sample)" if protocol["user_sample"] else ""
+    console.print(
+        f"  (random 90/10 split, seed 42; relevant: {protocol['relevant']}; {protocol['users']:,} users{sample})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"train on it: embrec train --data {out / 'ratings.parquet'} --out runs/NAME", highlight=False, soft_wrap=True
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -335,6 +336,24 @@ RunArg = Annotated[Path, typer.Argument(help="A run folder written by `embrec tr
 N = Annotated[int, typer.Option("-n", "--n", help="How many.", min=1, max=10_000)]
 
 
+class RetrievalChoice(str, Enum):
+    exact = "exact"
+    ann = "ann"
+    auto = "auto"
+
+
+RetrievalOption = Annotated[
+    RetrievalChoice,
+    typer.Option(
+        "--retrieval",
+        help="exact: score every item; ann: search an approximate index (embrec[ann]); auto: the index only "
+        "for catalogues large enough that it pays (see docs/benchmarks.md).",
+    ),
+]
+#: Rows gathered before they are written as one Parquet row group (bounded memory, readable row groups).
+_ROW_GROUP_ROWS = 1 << 18
+
+
 def recommend(
     run: RunArg,
     user: Annotated[str | None, typer.Option("--user", help="A user id from the data.")] = None,
@@ -344,11 +363,15 @@ def recommend(
         bool, typer.Option("--include-seen", help="Also recommend items the user rated in training.")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="CSV file for --all-users (user,rank,item,score[,title]).")
+        Path | None,
+        typer.Option(
+            "--out", help="File for --all-users: CSV (user,rank,item,score[,title]), or Parquet if it ends in .parquet."
+        ),
     ] = None,
+    retrieval: RetrievalOption = RetrievalChoice.auto,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Top-N recommendations for one user, or for every user into a CSV file."""
+    """Top-N recommendations for one user, or for every user into a CSV or Parquet file."""
     if all_users == (user is not None):
         raise ConfigError("give exactly one of --user ID or --all-users.")
     if all_users and out is None:
@@ -356,28 +379,82 @@ def recommend(
     if all_users and out is not None:
         _check_file(out)  # before ranking every user, not after
     model = _load(run)
-    frame = model.recommend(None if all_users else user, n, exclude_seen=not include_seen)
-    if all_users:
-        from embrec.atomic import write_with
-
-        write_with(out, lambda tmp: frame.to_csv(tmp, index=False))  # type: ignore[arg-type]
-        console.print(f"wrote {len(frame):,} recommendations for {frame['user'].nunique():,} users to [bold]{out}[/]")
+    if all_users and out is not None:
+        frames = model.iter_recommend(None, n, exclude_seen=not include_seen, retrieval=retrieval.value)
+        rows, users = _write_lists(frames, out)
+        console.print(f"wrote {rows:,} recommendations for {users:,} users to [bold]{out}[/]")
         return
+    frame = model.recommend(user, n, exclude_seen=not include_seen, retrieval=retrieval.value)
     if as_json:
         print_json({"user": user, "recommendations": frame.drop(columns="user").to_dict(orient="records")})
         return
     _table(frame.drop(columns="user"), f"top {n} for user {user}")
 
 
+def _write_lists(frames: Iterator[Any], out: Path) -> tuple[int, int]:
+    """Write recommendation frames, as they come, to ``out`` (Parquet if it ends in ``.parquet``, else CSV).
+
+    The file appears whole or not at all (:func:`embrec.atomic.write_with`), and memory holds
+    one block of users (one row group for Parquet) whatever their number. Returns the rows and
+    users written.
+    """
+    from embrec.atomic import write_with
+
+    counts = [0, 0]
+
+    def count(frame: Any) -> Any:
+        counts[0] += len(frame)
+        counts[1] += frame["user"].nunique()
+        return frame
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            for i, frame in enumerate(frames):
+                count(frame).to_csv(handle, index=False, header=i == 0)
+
+    def write_parquet(tmp: Path) -> None:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        pending: list[Any] = []
+
+        def flush() -> None:
+            nonlocal writer
+            table = pa.Table.from_pandas(pd.concat(pending, ignore_index=True), preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+            pending.clear()
+
+        try:
+            for frame in frames:
+                pending.append(count(frame))
+                if sum(len(f) for f in pending) >= _ROW_GROUP_ROWS:
+                    flush()
+            if pending:
+                flush()
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:  # no rows at all: still a Parquet file
+            pq.write_table(pa.table({}), tmp)
+
+    write_with(out, write_parquet if out.suffix.lower() == ".parquet" else write_csv)
+    return counts[0], counts[1]
+
+
 def similar(
     run: RunArg,
     item: Annotated[str, typer.Option("--item", help="An item id from the data.")],
     n: N = 10,
+    retrieval: RetrievalOption = RetrievalChoice.auto,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Items most similar to one item (cosine of item embeddings)."""
     model = _load(run)
-    frame = model.similar_items(item, n)
+    frame = model.similar_items(item, n, retrieval=retrieval.value)
     if as_json:
         print_json({"item": item, "similar": frame.to_dict(orient="records")})
         return

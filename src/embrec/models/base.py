@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -22,15 +23,22 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from embrec import retrieval as ann
 from embrec.data.interactions import Interactions
-from embrec.errors import ConfigError, DataError, NotFittedError, UnknownIdError
+from embrec.errors import ConfigError, DataError, EmbrecError, NotFittedError, UnknownIdError
 from embrec.models.runfolder import save_run
 from embrec.models.settings import ModelConfig
-from embrec.ranking import top_k_rows, top_n
+from embrec.ranking import Block, Factors, iter_top_n, top_k_rows, top_n
+from embrec.retrieval import Retrieval
 
 __all__ = ["Recommender", "ProgressFn", "TrainingHistory"]
 
 log = logging.getLogger(__name__)
+
+#: One approximate index is built at a time (the service ranks on several threads).
+_INDEX_LOCK = threading.Lock()
+#: Users probed to check that a model's vectors multiply to its scores (:meth:`Recommender._ranking_factors`).
+_PROBES = 8
 
 #: Called after each epoch with (epoch number from 1, most epochs, that epoch's figures).
 ProgressFn = Callable[[int, int, dict[str, float]], None]
@@ -181,22 +189,64 @@ class Recommender(ABC):
         return self._predict_indexes(u, i)
 
     def recommend_indexes(
-        self, users: np.ndarray, n: int = 10, *, exclude_seen: bool = True, chunk_size: int = 2048
+        self,
+        users: np.ndarray,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        chunk_size: int | None = None,
+        retrieval: Retrieval = "exact",
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``n`` item indexes and scores for user indexes (rows padded with -1)."""
+        """Top-``n`` item indexes and scores for user indexes (rows padded with -1).
+
+        ``retrieval``: ``"exact"`` scores every item; ``"ann"`` searches the model's approximate
+        index (:mod:`embrec.retrieval`; needs ``embrec[ann]`` and a model whose scores are a
+        product of vectors); ``"auto"`` searches it only for catalogues where that was measured
+        to pay. ``chunk_size``: users ranked at once (``None``: as many as bounded memory allows).
+        """
+        users = np.asarray(users, dtype=np.int64)
+        items = np.full((len(users), max(n, 0)), -1, dtype=np.int64)
+        scores = np.full((len(users), max(n, 0)), -np.inf, dtype=np.float32)
+        for block in self.iter_recommend_indexes(
+            users, n, exclude_seen=exclude_seen, block_size=chunk_size, retrieval=retrieval
+        ):
+            rows = slice(block.start, block.start + len(block.items))
+            items[rows], scores[rows] = block.items, block.scores
+        return items, scores
+
+    def iter_recommend_indexes(
+        self,
+        users: np.ndarray,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        block_size: int | None = None,
+        retrieval: Retrieval = "exact",
+    ) -> Iterator[Block]:
+        """:meth:`recommend_indexes` a block of users at a time: memory for one block, whatever the number of users.
+
+        Yields :class:`~embrec.ranking.Block` objects (``start``, ``items``, ``scores``) in the
+        order of ``users``; the scores are the ones :meth:`recommend` shows.
+        """
         self._check_fitted()
         if n < 1:
             raise ConfigError(f"n={n} is not allowed; ask for at least 1 recommendation.")
         users = np.asarray(users, dtype=np.int64)
+        seen = self.seen_ if exclude_seen else None
+        n_items = len(self.item_ids_)
+        mode = ann.resolve(retrieval, n_items, len(users), has_factors=self._has_factors())
         with torch.no_grad():
-            items, scores = top_n(
-                self._score_users,
-                users,
-                n,
-                seen=self.seen_ if exclude_seen else None,
-                chunk_size=chunk_size,
-            )
-        return items, self._output_scores(users, items, scores)
+            blocks: Iterator[Block]
+            if mode == "ann":
+                blocks = self._recommend_index().iter_recommend(users, n, seen=seen)
+            else:
+                # many users: the model's factors into one reused buffer; a few: its own scores
+                factors = self._ranking_factors() if len(users) > ann.FEW_USERS else None
+                scorer = factors if factors is not None else self._score_users
+                blocks = iter_top_n(scorer, users, n, seen=seen, block_size=block_size)
+            for block in blocks:
+                rows = users[block.start : block.start + len(block.items)]
+                yield Block(block.start, block.items, self._output_scores(rows, block.items, block.scores))
 
     def _output_scores(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The scores shown for the top items (ranking scores by default; a rating model gives stars).
@@ -206,17 +256,41 @@ class Recommender(ABC):
         """
         return scores
 
-    def recommend(self, users: Any | None = None, n: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
+    def recommend(
+        self, users: Any | None = None, n: int = 10, *, exclude_seen: bool = True, retrieval: Retrieval = "exact"
+    ) -> pd.DataFrame:
         """Top-``n`` recommendations for one user id, many, or all (``users=None``).
 
         Returns a frame with columns ``user, rank, item, score`` (and ``title`` when the data
         has titles), in the dataset's own ids; items the user rated in training are left out
-        unless ``exclude_seen=False``.
+        unless ``exclude_seen=False``. ``retrieval`` as in :meth:`recommend_indexes`.
         """
         self._check_fitted()
         idx = np.arange(len(self.user_ids_)) if users is None else self.user_index(users)
-        items, scores = self.recommend_indexes(idx, n, exclude_seen=exclude_seen)
+        items, scores = self.recommend_indexes(idx, n, exclude_seen=exclude_seen, retrieval=retrieval)
         return self._frame(self.user_ids_[idx], items, scores)
+
+    def iter_recommend(
+        self,
+        users: Any | None = None,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        retrieval: Retrieval = "exact",
+        block_size: int | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """:meth:`recommend`, a frame per block of users: concatenated, they are what it returns.
+
+        Memory stays at one block whatever the number of users (``embrec recommend --all-users``
+        streams these to its file).
+        """
+        self._check_fitted()
+        idx = np.arange(len(self.user_ids_)) if users is None else self.user_index(users)
+        for block in self.iter_recommend_indexes(
+            idx, n, exclude_seen=exclude_seen, block_size=block_size, retrieval=retrieval
+        ):
+            rows = idx[block.start : block.start + len(block.items)]
+            yield self._frame(self.user_ids_[rows], block.items, block.scores)
 
     def _frame(self, user_ids: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
         k = items.shape[1]
@@ -238,11 +312,14 @@ class Recommender(ABC):
         """Item vectors for similarity and maps, ``(n_items, dim)``, or ``None`` when the model has none."""
         return None
 
-    def similar_indexes(self, item_index: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def similar_indexes(
+        self, item_index: int, n: int = 10, *, retrieval: Retrieval = "exact"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` items most similar to the item at ``item_index``, by cosine similarity of item vectors.
 
         Returns ``(indexes, similarities)``, most similar first (equal similarities by lower
-        index), ``min(n, n_items - 1)`` of each (the item itself is left out).
+        index), ``min(n, n_items - 1)`` of each (the item itself is left out). ``retrieval`` as
+        in :meth:`recommend_indexes` (``"ann"`` searches an index over the unit-length vectors).
         """
         self._check_fitted()
         vectors = self.item_vectors()
@@ -257,6 +334,10 @@ class Recommender(ABC):
                 f"item index {item_index!r} is out of range: the model has {n_items:,} items (indexes 0 to "
                 f"{n_items - 1}); turn item ids into indexes with item_index()."
             )
+        if ann.resolve(retrieval, n_items) == "ann":
+            found = self._similar_index(vectors).similar(i, n)
+            if found is not None:  # else the index found too few: rank them all
+                return found
         v = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
         v = torch.nn.functional.normalize(v, dim=1)
         sims = v @ v[i]
@@ -264,13 +345,86 @@ class Recommender(ABC):
         vals, idx = top_k_rows(sims[None, :], min(n, n_items - 1))  # equal similarities: lower index first
         return idx[0].numpy().astype(np.int64), vals[0].numpy().astype(np.float64)
 
-    def similar_items(self, item: Any, n: int = 10) -> pd.DataFrame:
+    def similar_items(self, item: Any, n: int = 10, *, retrieval: Retrieval = "exact") -> pd.DataFrame:
         """The ``n`` items most similar to ``item`` by cosine similarity of item vectors."""
-        idx, sims = self.similar_indexes(int(self.item_index(item)[0]), n)
+        idx, sims = self.similar_indexes(int(self.item_index(item)[0]), n, retrieval=retrieval)
         frame = pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "item": self.item_ids_[idx], "similarity": sims})
         if self.item_metadata_ is not None and "title" in self.item_metadata_.columns:
             frame["title"] = self.titles(idx)
         return frame
+
+    # ------------------------------------------------------------------ factors and the approximate index
+    def _ranking_factors(self) -> Factors | None:
+        """The model's ranking scores as a product, ``users[u] @ items.T + item_bias``, or ``None``.
+
+        A hook: models whose scores have that form may return their factors directly. By default
+        they come from ``user_vectors()`` and :meth:`item_vectors`, with the item offsets of
+        ``score_new_user(zero vector)`` for models that fold users in, and are used only if
+        they give :meth:`_score_users`'s scores for a few probed users (to float32 rounding).
+        Exact ranking of many users goes through them (one buffer for every block, bfloat16 first
+        on AMX), and the approximate index is built from them.
+        """
+        user_vectors = getattr(self, "user_vectors", None)
+        items = self.item_vectors()
+        if user_vectors is None or items is None:
+            return None
+        users = np.asarray(user_vectors())
+        if users.ndim != 2 or items.ndim != 2 or users.shape[1] != items.shape[1] or len(users) == 0:
+            return None
+        bias = None
+        if self.can_fold_in:
+            with contextlib.suppress(EmbrecError):
+                bias = np.asarray(self.score_new_user(np.zeros(users.shape[1], dtype=np.float32)), dtype=np.float32)
+        factors = Factors.from_numpy(users, items, bias)
+        probe = np.unique(np.linspace(0, len(users) - 1, min(_PROBES, len(users))).astype(np.int64))
+        with torch.no_grad():
+            want = self._score_users(probe).float()
+        got = factors.scores(probe)
+        if want.shape != got.shape or not bool(torch.isfinite(want).all()):
+            return None
+        scale = float(want.abs().max()) if want.numel() else 0.0
+        if not torch.allclose(got, want.cpu(), rtol=1e-4, atol=1e-5 * max(scale, 1e-30)):
+            return None
+        return factors.to(want.device) if want.device.type != "cpu" else factors
+
+    def _has_factors(self) -> bool:
+        """Whether the model's scores may be a product of vectors (checked when the index is built)."""
+        return (
+            getattr(self, "user_vectors", None) is not None and type(self).item_vectors is not Recommender.item_vectors
+        )
+
+    def _cached_index(self, kind: str, build: Callable[[], Any]) -> Any:
+        """The approximate index ``kind`` of this fitted model, built on first use.
+
+        ``fit`` and loading give the model a new ``seen_``, which drops the indexes of the model
+        it was before; weights changed in place keep a stale index.
+        """
+        with _INDEX_LOCK:
+            cache: tuple[sp.csr_matrix, dict[str, Any]] | None = getattr(self, "_indexes", None)
+            if cache is None or cache[0] is not self.seen_:
+                cache = (self.seen_, {})
+                self._indexes = cache
+            if kind not in cache[1]:
+                cache[1][kind] = build()
+                log.info("built the %s index of %r", kind, self.name)
+            return cache[1][kind]
+
+    def _recommend_index(self) -> ann.RecommendIndex:
+        def build() -> ann.RecommendIndex:
+            factors = self._ranking_factors()
+            if factors is None:
+                raise ConfigError(
+                    f"model {self.name!r} does not score items as a product of user and item vectors, so it has no "
+                    "approximate index; use retrieval='exact'."
+                )
+            return ann.RecommendIndex(factors)
+
+        index: ann.RecommendIndex = self._cached_index("recommend", build)
+        return index
+
+    def _similar_index(self, vectors: np.ndarray) -> ann.SimilarIndex:
+        index: ann.SimilarIndex = self._cached_index("similar", lambda: ann.SimilarIndex(vectors))
+        return index
 
     # ------------------------------------------------------------------ new users
     def _cannot_fold_in(self) -> ConfigError:

@@ -6,6 +6,7 @@ This module imports neither torch nor numpy: the command line reads settings wit
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -54,6 +55,7 @@ __all__ = [
 Objective = Literal["rating", "ranking"]
 Optimizer = Literal["auto", "adam", "sparse_adam"]
 DecayMode = Literal["per_row", "decoupled"]
+Engine = Literal["auto", "torch", "numba"]
 
 #: Measured defaults of the settings left as None, per objective.
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -76,10 +78,23 @@ OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
         refit=True,
     ),
 }
+#: What the ranking objective's sampled softmax (large catalogues, or ``n_negatives`` set) changes of
+#: those: lazy AdamW steps a user's row once an epoch, so it takes larger steps and more decay. Chosen on
+#: a validation slice of ml-100k's training part (sampled path forced, 512 negatives), never on test rows.
+SAMPLED_DEFAULTS: dict[str, Any] = dict(learning_rate=0.05, weight_decay=3.0)
+#: Most users per batch of the sampled softmax (its batches grow with the users: fixed costs per batch).
+SAMPLED_MAX_BATCH = 1_024
+#: What the numba engine (rating objective) changes of those: measured on a validation slice of the
+#: training rows of ml-latest-small-2016 and ml-100k, never on their test rows (docs/benchmarks.md).
+NUMBA_DEFAULTS: dict[str, Any] = dict(learning_rate=0.05, batch_size=1)
+#: The numba engine trains on every core from this many training rows, on one thread below: an
+#: epoch of fewer rows is over in milliseconds, less than a busy core makes the others wait.
+NUMBA_PARALLEL_FROM = 1_000_000
 #: Largest catalogue trained with the full softmax when ``n_negatives`` is not set.
 FULL_SOFTMAX_MAX_ITEMS = 20_000
-#: Sampled negatives per batch above that.
-DEFAULT_NEGATIVES = 4_096
+#: Sampled negatives per batch above that: 1,024 trains ML-25M's shape at 1.1-1.2M interactions/s on
+#: 2 cores (2,048: about half that; docs/benchmarks.md).
+DEFAULT_NEGATIVES = 1_024
 #: ``optimizer="auto"`` trains the rating objective with SparseAdam above this many users + items.
 SPARSE_ABOVE = 50_000
 
@@ -108,7 +123,8 @@ class EmbeddingConfig(ModelConfig):
     init_std: Positive = 0.01
     """Standard deviation of the normal initialisation of the embeddings (biases start at 0)."""
     learning_rate: Positive | None = None
-    """Adam's step size (default: 4e-3 for both objectives)."""
+    """Step size: Adam's with ``engine="torch"`` (default 4e-3, both objectives), row-wise Adagrad's
+    with ``engine="numba"`` (default 0.05)."""
     weight_decay: NonNegative | None = None
     """L2 strength on the embeddings (default: 3e-3 for rating, 1.0 for ranking); applied as
     ``decay_mode`` says."""
@@ -118,7 +134,8 @@ class EmbeddingConfig(ModelConfig):
     bias_weight_decay: NonNegative = 1e-3
     """Rating objective: per-row L2 penalty on the user and item biases."""
     batch_size: PositiveInt | None = None
-    """Rating: rows per mini-batch (default 1024). Ranking: users per mini-batch (default 64)."""
+    """Rating, ``engine="torch"``: rows per mini-batch (default 1024); the numba engine steps on every
+    rating and takes no batch size (its ``resolved_config_`` says 1). Ranking: users per mini-batch (default 64)."""
     epochs: PositiveInt = 100
     """Most epochs to run (early stopping usually stops sooner)."""
     early_stopping: bool = True
@@ -140,23 +157,56 @@ class EmbeddingConfig(ModelConfig):
     """Add a learned global offset (starts at the logit of the mean scaled rating)."""
     n_negatives: PositiveInt | None = None
     """Ranking objective: items sampled as shared negatives per batch; ``None`` uses the full
-    softmax over the catalogue when it has at most 20,000 items, else 4,096 sampled negatives."""
+    softmax over the catalogue when it has at most 20,000 items, else 1,024 negatives drawn by popularity (sampled softmax with a log-Q correction)."""
     optimizer: Optimizer = "auto"
-    """Rating objective: ``adam`` (dense, fused), ``sparse_adam`` (lazy updates of the rows in a
-    batch; faster on large catalogues) or ``auto`` (sparse when users + items exceed 50,000)."""
+    """Rating objective, ``engine="torch"``: ``adam`` (dense, fused), ``sparse_adam`` (lazy updates of
+    the rows in a batch; faster on large catalogues) or ``auto`` (sparse when users + items exceed
+    50,000; the numba engine's optimizer is row-wise Adagrad)."""
+    engine: Engine = "auto"
+    """What trains the model. ``numba``: the compiled CPU engine of the rating objective, SGD on one
+    rating at a time with row-wise Adagrad, in parallel over blocks of users x items that share no
+    row (the same model on any number of threads; some 30x faster per epoch than torch on the CPU).
+    ``torch``: mini-batches with Adam, both objectives, on the CPU or CUDA. ``auto`` (default):
+    ``numba`` for the rating objective on the CPU; ``torch`` for the ranking objective, on CUDA,
+    and when a torch-only setting is given (``optimizer`` other than ``auto``,
+    ``decay_mode="decoupled"``, ``batch_size``), as in the ``notebook`` preset."""
     seed: Seed = 42
     """Seed of initialisation, validation carve-out and batch order: same seed, same model."""
     device: Device = "auto"
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    threads: Threads | None = 1
-    """CPU threads for torch while training, at most 256 (``None``: torch's default). One thread measured
-    fastest and steadiest on small data on a 2-core machine (see docs/benchmarks.md)."""
+    threads: Threads | None = None
+    """CPU threads while training, at most 256. ``None`` (default): the engine's best, one thread for
+    torch (fastest and steadiest on small data on a 2-core machine, see docs/benchmarks.md); for
+    numba every core from 1,000,000 training rows, one below (its model is the same on any number
+    of threads)."""
 
-    def resolve(self, *, n_users: int, n_items: int, device: str, implicit: bool = False) -> ResolvedEmbeddingConfig:
-        """What training uses on data of ``n_users`` x ``n_items`` on ``device`` (the resolved device name);
-        ``implicit``: the data has no ratings to learn (no rating column, or every rating the same)."""
+    def _validate(self) -> None:
+        if self.engine != "numba":
+            return
+        torch_only = {
+            "objective": (self.objective == "ranking", "the numba engine trains the rating objective only"),
+            "optimizer": (self.optimizer != "auto", "the numba engine's optimizer is row-wise Adagrad"),
+            "decay_mode": (self.decay_mode == "decoupled", "the numba engine applies weight_decay per row"),
+            "batch_size": (self.batch_size is not None, "the numba engine steps on every rating"),
+            "device": (self.device.startswith("cuda"), "the numba engine runs on the CPU"),
+        }
+        for name, (conflict, why) in torch_only.items():
+            if conflict:
+                raise ConfigError(
+                    f"engine='numba' cannot train with {name}={getattr(self, name)!r} ({why}); "
+                    f"use engine='torch' (or 'auto') for it, or leave {name} at its default."
+                )
+
+    def resolve(
+        self, *, n_users: int, n_items: int, device: str, implicit: bool = False, n_ratings: int | None = None
+    ) -> ResolvedEmbeddingConfig:
+        """What training uses on data of ``n_users`` x ``n_items`` (``n_ratings`` training rows) on
+        ``device`` (the resolved device name); ``implicit``: the data has no ratings to learn (no
+        rating column, or every rating the same). ``fit`` gives ``n_ratings``; without it (a run of
+        format 1, saved before the numba engine existed, resolved again) ``engine="auto"`` is torch."""
         objective = self.objective or ("ranking" if implicit else "rating")
-        defaults = OBJECTIVE_DEFAULTS[objective]
+        engine = self._engine(objective, device, fitting=n_ratings is not None)
+        defaults = {**OBJECTIVE_DEFAULTS[objective], **(NUMBA_DEFAULTS if engine == "numba" else {})}
         asked = self.to_dict()
         filled = {k: defaults[k] if asked[k] is None else asked[k] for k in defaults}
         decay_mode, weight_decay = filled["decay_mode"], filled["weight_decay"]
@@ -167,6 +217,13 @@ class EmbeddingConfig(ModelConfig):
                 n_negatives = None if self.n_negatives >= n_items else self.n_negatives
             elif n_items > FULL_SOFTMAX_MAX_ITEMS:
                 n_negatives = DEFAULT_NEGATIVES
+            if n_negatives is not None:  # sampled softmax, each row stepped only in its own batches
+                optimizer = "lazy_adamw"
+                filled |= {k: v for k, v in SAMPLED_DEFAULTS.items() if asked[k] is None}
+                if asked["batch_size"] is None:  # about 160 batches an epoch, never fewer users than the default
+                    filled["batch_size"] = min(SAMPLED_MAX_BATCH, max(filled["batch_size"], n_users // 160))
+        elif engine == "numba":
+            optimizer = "rowwise_adagrad"
         else:
             sparse = decay_mode != "decoupled" and (
                 n_users + n_items > SPARSE_ABOVE if self.optimizer == "auto" else self.optimizer == "sparse_adam"
@@ -180,9 +237,37 @@ class EmbeddingConfig(ModelConfig):
                 "optimizer": optimizer,
                 "n_negatives": n_negatives,
                 "device": device,
-                "threads": self.threads if device == "cpu" else None,
+                "engine": engine,
+                "threads": None if device != "cpu" else self.threads or self._default_threads(engine, n_ratings),
             }
         )
+
+    @staticmethod
+    def _default_threads(engine: str, n_ratings: int | None) -> int:
+        if engine == "numba" and (n_ratings or 0) >= NUMBA_PARALLEL_FROM:
+            return _cores()
+        return 1
+
+    def _engine(self, objective: str, device: str, *, fitting: bool) -> Literal["torch", "numba"]:
+        if self.engine == "numba":
+            if objective != "rating":
+                raise ConfigError(
+                    "engine='numba' trains the rating objective only, and this data trains the ranking objective "
+                    "(implicit feedback: no ratings, or every rating the same); use engine='auto' or 'torch'."
+                )
+            return "numba"
+        torch_only = self.optimizer != "auto" or self.decay_mode == "decoupled" or self.batch_size is not None
+        if self.engine == "auto" and fitting and objective == "rating" and device == "cpu" and not torch_only:
+            return "numba"
+        return "torch"
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,13 +299,16 @@ class ResolvedEmbeddingConfig(ModelConfig):
     global_bias: bool
     n_negatives: PositiveInt | None
     """Items sampled as negatives per batch; ``None``: the full softmax (or the rating objective)."""
-    optimizer: Literal["adam", "adamw", "sparse_adam"]
-    """The optimizer used: ``adamw`` applies decoupled weight decay (every ranking model uses it)."""
+    optimizer: Literal["adam", "adamw", "sparse_adam", "rowwise_adagrad", "lazy_adamw"]
+    """The optimizer used: ``adamw`` applies decoupled weight decay (every ranking model uses it);
+    ``rowwise_adagrad`` is the numba engine's; ``lazy_adamw`` the ranking objective's sampled softmax."""
     seed: Seed
     device: str
     """The device trained on (``cpu``, ``cuda``, ``cuda:N``); as asked for runs of format 1, which did not record it."""
+    engine: Literal["torch", "numba"] = "torch"
+    """The engine that trained the model (runs saved before the setting existed trained with torch)."""
     threads: Threads | None
-    """torch CPU threads while training; ``None`` on a GPU or for torch's default."""
+    """CPU threads while training; ``None`` on a GPU (and for runs saved with torch's default)."""
 
 
 PRESETS: dict[str, dict[str, Any]] = {

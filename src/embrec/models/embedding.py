@@ -85,28 +85,28 @@ class EmbeddingRecommender(Recommender):
                 train.name,
                 "implicit feedback" if implicit else "it has ratings",
             )
-        device = resolve_device(self.config.device)
+        # the numba engine runs on the CPU, whatever device="auto" would find
+        device = torch.device("cpu") if self.config.engine == "numba" else resolve_device(self.config.device)
         self.resolved_config_ = cfg = self.config.resolve(
-            n_users=train.n_users, n_items=train.n_items, device=str(device), implicit=implicit
+            n_users=train.n_users,
+            n_items=train.n_items,
+            device=str(device),
+            implicit=implicit,
+            n_ratings=train.n_ratings,
         )
         started = time.perf_counter()
-        with torch_threads(cfg.threads):
+        # the numba engine's threads are numba's; torch's few operations around it run best on one
+        with torch_threads(cfg.threads if cfg.engine == "torch" else 1):
             gen = torch.Generator().manual_seed(cfg.seed)
             n = train.n_ratings
-            if cfg.early_stopping and n > 1:
-                order = np.random.default_rng(cfg.seed).permutation(n)
-                n_val = max(1, int(round(cfg.validation_fraction * n)))
-                val_rows, fit_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
-            else:
-                val_rows, fit_rows = np.empty(0, dtype=np.int64), np.arange(n)
-            trainer = self._rating_trainer if cfg.objective == "rating" else self._ranking_trainer
-            net, result = trainer(train, fit_rows, val_rows, device, gen, progress)
+            val_rows = self._validation_rows(n) if cfg.early_stopping and n > 1 else np.empty(0, dtype=np.int64)
+            trainers = {"numba": self._numba_trainer, "rating": self._rating_trainer, "ranking": self._ranking_trainer}
+            trainer = trainers["numba" if cfg.engine == "numba" else cfg.objective]
+            net, result = trainer(train, val_rows, device, gen, progress)
             if cfg.refit and len(val_rows):
                 # the best epoch count is known: learn again from every training row
                 gen = torch.Generator().manual_seed(cfg.seed)
-                net, _ = trainer(
-                    train, np.arange(n), np.empty(0, dtype=np.int64), device, gen, None, epochs=result.best_epoch
-                )
+                net, _ = trainer(train, np.empty(0, dtype=np.int64), device, gen, None, epochs=result.best_epoch)
         self.net_ = net.to("cpu").eval()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
@@ -122,16 +122,84 @@ class EmbeddingRecommender(Recommender):
         net.reset_parameters(cfg.init_std, gen, global_bias)
         return net.to(device)
 
-    def _rating_trainer(
+    def _validation_rows(self, n: int) -> np.ndarray:
+        """The rows carved out for early stopping, sorted: a seeded random ``validation_fraction`` of the ``n``."""
+        cfg = self.resolved_config_
+        if cfg.engine == "numba":  # the same share, drawn without a permutation of every row
+            from embrec.models.engine_numba import validation_mask
+
+            return np.flatnonzero(validation_mask(n, cfg.validation_fraction, cfg.seed))
+        n_val = max(1, int(round(cfg.validation_fraction * n)))
+        return np.sort(np.random.default_rng(cfg.seed).permutation(n)[:n_val])
+
+    @staticmethod
+    def _fit_rows(n: int, val_rows: np.ndarray) -> np.ndarray:
+        """The rows trained on: all but the validation rows, in order."""
+        keep = np.ones(n, dtype=np.bool_)
+        keep[val_rows] = False
+        return np.flatnonzero(keep)
+
+    def _global_bias(self, mean_target: float) -> float:
+        """The global bias's start (and, fixed, its value): the logit of the mean scaled rating."""
+        if not self.resolved_config_.global_bias:
+            return 0.0
+        mean = float(np.clip(mean_target, 1e-3, 1 - 1e-3))
+        return math.log(mean / (1 - mean))
+
+    def _numba_trainer(
         self,
         train: Interactions,
-        fit_rows: np.ndarray,
         val_rows: np.ndarray,
         device: torch.device,
         gen: torch.Generator,
         progress: ProgressFn | None,
         epochs: int | None = None,
     ) -> tuple[DotProductNet, TrainResult]:
+        from embrec.models import engine_numba as engine  # imports numba: only when it trains
+
+        scale: tuple[float, float] = train.rating_scale  # type: ignore[assignment]
+        ratings: np.ndarray = train.ratings  # type: ignore[assignment]
+        skip = None
+        if len(val_rows):
+            skip = np.zeros(train.n_ratings, dtype=np.bool_)
+            skip[val_rows] = True
+        seed = self.resolved_config_.seed
+        data = engine.block_ratings(
+            train.users,
+            train.items,
+            ratings,
+            rating_scale=scale,
+            n_users=train.n_users,
+            n_items=train.n_items,
+            skip=skip,
+            seed=seed,
+        )
+        del skip
+        validation = None
+        if len(val_rows):
+            validation = engine.held_out(data, train.users[val_rows], train.items[val_rows], ratings[val_rows], scale)
+        net = self._new_net(train, device, gen, self._global_bias(data.mean))
+        result = engine.train_rating(
+            net,
+            self.resolved_config_,
+            data,
+            validation,
+            progress=progress,
+            rating_range=scale[1] - scale[0],
+            epochs=epochs,
+        )
+        return net, result
+
+    def _rating_trainer(
+        self,
+        train: Interactions,
+        val_rows: np.ndarray,
+        device: torch.device,
+        gen: torch.Generator,
+        progress: ProgressFn | None,
+        epochs: int | None = None,
+    ) -> tuple[DotProductNet, TrainResult]:
+        fit_rows = self._fit_rows(train.n_ratings, val_rows)
         lo, hi = train.rating_scale  # type: ignore[misc]
         scaled = np.asarray((train.ratings - lo) / (hi - lo), dtype=np.float32)  # type: ignore[operator]
 
@@ -142,11 +210,7 @@ class EmbeddingRecommender(Recommender):
                 targets=torch.from_numpy(scaled[idx]).to(device),
             )
 
-        global_bias = 0.0
-        if self.resolved_config_.global_bias:
-            mean = float(np.clip(scaled[fit_rows].mean(), 1e-3, 1 - 1e-3))
-            global_bias = math.log(mean / (1 - mean))
-        net = self._new_net(train, device, gen, global_bias)
+        net = self._new_net(train, device, gen, self._global_bias(float(scaled[fit_rows].mean())))
         result = train_rating(
             net,
             self.resolved_config_,
@@ -168,13 +232,13 @@ class EmbeddingRecommender(Recommender):
     def _ranking_trainer(
         self,
         train: Interactions,
-        fit_rows: np.ndarray,
         val_rows: np.ndarray,
         device: torch.device,
         gen: torch.Generator,
         progress: ProgressFn | None,
         epochs: int | None = None,
     ) -> tuple[DotProductNet, TrainResult]:
+        fit_rows = self._fit_rows(train.n_ratings, val_rows)
         weights = self._target_weights(train)
 
         def per_user(idx: np.ndarray) -> UserRows:

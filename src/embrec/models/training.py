@@ -32,14 +32,17 @@ from embrec.models.base import ProgressFn, TrainingHistory
 from embrec.models.config import ResolvedEmbeddingConfig
 from embrec.models.losses import l2_rows, multinomial_loss, rating_mse
 from embrec.models.nn import DotProductNet
+from embrec.models.ranking_sampled import SampledNegatives, lazy_optimizer, sampled_ranking_epoch
 
-__all__ = ["RatingRows", "TrainResult", "UserRows", "train_ranking", "train_rating"]
+__all__ = ["RatingRows", "TrainResult", "UserRows", "run_epochs", "train_ranking", "train_rating"]
 
 log = logging.getLogger(__name__)
 
 _EVAL_CHUNK = 65_536
 _EVAL_USERS = 1_024
 _MAX_VAL_USERS = 10_000
+#: with sampled negatives the catalogue is large: the full validation softmax costs users x items
+_MAX_SAMPLED_VAL_USERS = 2_000
 
 
 @dataclass
@@ -97,25 +100,34 @@ def _check_finite(value: float, epoch: int, config: ResolvedEmbeddingConfig) -> 
         )
 
 
-class _EarlyStopper:
-    def __init__(self, config: ResolvedEmbeddingConfig, enabled: bool) -> None:
-        self.config, self.enabled = config, enabled
-        self.best_loss, self.best_epoch = math.inf, 0
-        self.best_state: dict[str, Any] | None = None
+#: How the best epoch's weights are kept and put back: (save, restore). The default copies the net's state dict.
+Keeper = tuple[Callable[[], Any], Callable[[Any], None]]
 
-    def update(self, net: DotProductNet, epoch: int, record: dict[str, float]) -> bool:
+
+def _state_dict_keeper(net: DotProductNet) -> Keeper:
+    return (lambda: copy.deepcopy(net.state_dict()), net.load_state_dict)
+
+
+class _EarlyStopper:
+    def __init__(self, config: ResolvedEmbeddingConfig, enabled: bool, keeper: Keeper) -> None:
+        self.config, self.enabled = config, enabled
+        self.save, self.load = keeper
+        self.best_loss, self.best_epoch = math.inf, 0
+        self.best_state: Any = None
+
+    def update(self, epoch: int, record: dict[str, float]) -> bool:
         """Record the epoch; True when training should stop."""
         if not self.enabled:
             self.best_epoch = epoch
             return False
         if record["val_loss"] < self.best_loss:
             self.best_loss, self.best_epoch = record["val_loss"], epoch
-            self.best_state = copy.deepcopy(net.state_dict())
+            self.best_state = self.save()
         return epoch - self.best_epoch >= (self.config.patience or 1)
 
-    def restore(self, net: DotProductNet) -> None:
+    def restore(self) -> None:
         if self.best_state is not None:
-            net.load_state_dict(self.best_state)
+            self.load(self.best_state)
 
 
 # ---------------------------------------------------------------------- rating objective
@@ -190,19 +202,28 @@ def train_rating(
         return {"val_loss": loss, "val_rmse": math.sqrt(loss) * rating_range}
 
     has_validation = validation is not None and len(validation) > 0
-    return _epoch_loop(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)
+    return run_epochs(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)
 
 
-def _epoch_loop(
+def run_epochs(
     net: DotProductNet,
     config: ResolvedEmbeddingConfig,
     epoch_figures: Callable[[], dict[str, float]],
     validation_figures: Callable[[], dict[str, float]] | None,
     progress: ProgressFn | None,
     epochs: int | None,
+    keeper: Keeper | None = None,
 ) -> TrainResult:
-    """Run epochs, record their figures, stop early on the validation loss, restore the best."""
-    stopper = _EarlyStopper(config, config.early_stopping and validation_figures is not None)
+    """Run epochs, record their figures, stop early on the validation loss, restore the best.
+
+    ``epoch_figures`` trains one epoch and returns its figures (``train_loss`` at least);
+    ``validation_figures`` returns ``val_loss`` (and more) of the model as it is. Every engine
+    runs its epochs through here, so history, progress, early stopping and the restored best
+    epoch mean the same whatever trained the model. ``keeper`` saves and restores the best
+    epoch's weights (default: a copy of ``net.state_dict()``).
+    """
+    enabled = config.early_stopping and validation_figures is not None
+    stopper = _EarlyStopper(config, enabled, keeper or _state_dict_keeper(net))
     history: TrainingHistory = []
     total = epochs or config.epochs
     epoch = 0
@@ -216,9 +237,9 @@ def _epoch_loop(
         history.append(record)
         if progress is not None:
             progress(epoch, total, record)
-        if stopper.update(net, epoch, record):
+        if stopper.update(epoch, record):
             break
-    stopper.restore(net)
+    stopper.restore()
     return TrainResult(history, stopper.best_epoch, epoch)
 
 
@@ -304,21 +325,35 @@ def train_ranking(
     progress: ProgressFn | None = None,
     epochs: int | None = None,
 ) -> TrainResult:
-    """Ranking objective (weighted multinomial softmax per user); restores the best epoch."""
-    optimizer = _ranking_optimizer(net, config)
+    """Ranking objective (weighted multinomial softmax per user); restores the best epoch.
+
+    With ``n_negatives`` set (large catalogues), each batch is a sampled softmax stepping only
+    its own rows (:mod:`embrec.models.ranking_sampled`); else the full softmax with AdamW.
+    """
     n_neg = config.n_negatives
+    most_val_users = _MAX_VAL_USERS if n_neg is None else _MAX_SAMPLED_VAL_USERS
     val_users = None
     if validation is not None:
         val_users = validation.active_users()
-        if len(val_users) > _MAX_VAL_USERS:  # the validation loss is a mean: a sample of users estimates it
-            pick = torch.randperm(len(val_users), generator=generator)[:_MAX_VAL_USERS].to(val_users.device)
+        if len(val_users) > most_val_users:  # the validation loss is a mean: a sample of users estimates it
+            pick = torch.randperm(len(val_users), generator=generator)[:most_val_users].to(val_users.device)
             val_users = torch.sort(val_users[pick]).values
 
-    def epoch_figures() -> dict[str, float]:
-        return {"train_loss": _ranking_epoch(net, config, train, optimizer, generator, n_neg)}
+    if n_neg is None:
+        optimizer = _ranking_optimizer(net, config)
+
+        def epoch_figures() -> dict[str, float]:
+            return {"train_loss": _ranking_epoch(net, config, train, optimizer, generator, n_neg)}
+
+    else:
+        lazy = lazy_optimizer(net, config)
+        negatives = SampledNegatives.of(train.items, train.n_items, n_neg)
+
+        def epoch_figures() -> dict[str, float]:
+            return {"train_loss": sampled_ranking_epoch(net, config, train, lazy, negatives, generator)}
 
     def validation_figures() -> dict[str, float]:
         return {"val_loss": _ranking_loss(net, validation, val_users)}  # type: ignore[arg-type]
 
     has_validation = val_users is not None and len(val_users) > 0
-    return _epoch_loop(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)
+    return run_epochs(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)

@@ -139,7 +139,7 @@ class Catalog:
             raise ServiceConflict(
                 f"model {self.model.name!r} has no item vectors, so it cannot find similar {self.data.items}."
             )
-        idx, sims = self.model.similar_indexes(i, n)
+        idx, sims = self.model.similar_indexes(i, n, retrieval="auto")
         results = [
             s.SimilarFilm(**self.film(j), rank=r + 1, similarity=v)
             for r, (j, v) in enumerate(zip(idx.tolist(), sims.tolist()))
@@ -178,7 +178,10 @@ class Catalog:
 
     def recommend(self, user: int, n: int, diversity: float) -> list[s.Recommendation]:
         """Top-``n`` for a training user, films they rated left out, scored as ``model.recommend`` shows them."""
-        items, scores = self.model.recommend_indexes(np.asarray([user], dtype=np.int64), self._width(n, diversity))
+        # retrieval="auto": an approximate index for catalogues large enough that it pays (embrec.retrieval)
+        items, scores = self.model.recommend_indexes(
+            np.asarray([user], dtype=np.int64), self._width(n, diversity), retrieval="auto"
+        )
         return self._ranked(items[0], scores[0], n, diversity)
 
     def _fold_in(self, ratings: tuple[tuple[int, float], ...]) -> tuple[np.ndarray, float]:
