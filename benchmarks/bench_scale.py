@@ -65,6 +65,9 @@ ENGINES: dict[str, list[tuple[str, dict, str]]] = {
     ],
 }
 
+#: The rows of ENGINES trained to the end with --converge-rows (the torch default is too slow for it on a CPU).
+CONVERGE = {"cpu": [0, 3], "cuda": [0, 1]}
+
 _CHILD = r"""
 import json, resource, sys, time
 import numpy as np
@@ -78,7 +81,7 @@ def rss_mib():
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-folder, settings, epochs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+folder, settings, epochs, converge = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "converge"
 rng = np.random.default_rng(0)
 tiny = Interactions(users=rng.integers(0, 50, 2000).astype(np.int32), items=rng.integers(0, 40, 2000).astype(np.int32),
                     ratings=rng.integers(1, 11, 2000).astype(np.float32) / 2, timestamps=None, user_ids=np.arange(50),
@@ -91,7 +94,8 @@ arrays = {name: np.load(f"{folder}/{name}.npy") for name in ("users", "items", "
 data = Interactions(**arrays, user_ids=np.arange(N_USERS), item_ids=np.arange(N_ITEMS), rating_scale=(0.5, 5.0),
                     name="ml-25m-shaped")
 t0 = time.perf_counter()
-model = EmbeddingRecommender(**{**settings, "embedding_dim": DIM, "epochs": epochs, "patience": 1000}).fit(data)
+patience = {} if converge else {"patience": 1000}  # converge: early stopping as by default
+model = EmbeddingRecommender(**{**settings, "embedding_dim": DIM, "epochs": epochs, **patience}).fit(data)
 fit = time.perf_counter() - t0
 used = model.resolved_config_
 print(json.dumps({
@@ -101,7 +105,9 @@ print(json.dumps({
     "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if used.device.startswith("cuda") else None,
     "engine": used.engine, "optimizer": used.optimizer, "batch_size": used.batch_size, "threads": used.threads,
-    "device": used.device,
+    "device": used.device, "best_epoch": model.best_epoch_,
+    "best_val_rmse": min(h.get("val_rmse", float("inf")) for h in model.history_),
+    "seconds_to_best": sum(h["seconds"] for h in model.history_[: model.best_epoch_]),
 }))
 """
 
@@ -144,10 +150,11 @@ def _own_planted(rows: int, seed: int, rank: int = 8) -> dict[str, np.ndarray]:
     return dict(users=users, items=items, ratings=ratings, timestamps=timestamps)
 
 
-def run_engine(folder: Path, settings: dict, epochs: int, dim: int) -> dict:
+def run_engine(folder: Path, settings: dict, epochs: int, dim: int, converge: bool = False) -> dict:
     code = f"N_USERS, N_ITEMS, DIM = {N_USERS}, {N_ITEMS}, {dim}\n" + _CHILD
+    mode = "converge" if converge else "speed"
     out = subprocess.run(
-        [sys.executable, "-c", code, str(folder), json.dumps(settings), str(epochs)],
+        [sys.executable, "-c", code, str(folder), json.dumps(settings), str(epochs), mode],
         check=True,
         capture_output=True,
         text=True,
@@ -163,11 +170,24 @@ def budget_mib(row: dict, dim: int, state: str) -> float:
     return row["array_mib"] + (params + optimizer) / 2**20
 
 
-def render(rows: list[dict], n_ratings: int, dim: int, device: str, source: str, epochs: int, where: str) -> str:
+def render(
+    rows: list[dict],
+    n_ratings: int,
+    dim: int,
+    device: str,
+    source: str,
+    epochs: int,
+    where: str,
+    converged: list[dict] | None = None,
+    converge_rows: int = 0,
+    converge_epochs: int = 0,
+) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {where}.",
         "",
-        f"Reproduce: `.venv/bin/python benchmarks/bench_scale.py --device {device} --rows {n_ratings} --dim {dim}`.",
+        f"Reproduce: `.venv/bin/python benchmarks/bench_scale.py --device {device} --rows {n_ratings} --dim {dim}"
+        + (f" --converge-rows {converge_rows}" if converge_rows else "")
+        + "`.",
         "",
         f"{n_ratings:,} ratings of ML-25M's shape ({N_USERS:,} users, {N_ITEMS:,} items, half stars) drawn by "
         f"{source}; embedding dimension {dim}. Each engine trains {epochs} epochs in a fresh process with the 5% "
@@ -191,12 +211,30 @@ def render(rows: list[dict], n_ratings: int, dim: int, device: str, source: str,
             f"| {r['train_rows'] / epoch:,.0f} | {r['fit_seconds']:.1f} | {r['val_rmse']:.4f} | {net:,.0f} "
             f"| {budget:,.0f} | {'yes' if net <= budget else 'no'} | {gpu} |"
         )
-    if device == "cpu":
+    if converged:
         lines += [
             "",
-            "The numba engine's model does not depend on the number of threads: both numba rows trained the same "
-            "model (the same validation RMSE). `--device cuda` measures the torch engine on a GPU (section Scale on "
-            "a GPU when it has been run there; `auto` trains with torch on CUDA).",
+            f"**Quality when trained to the end** ({converge_rows:,} ratings of the same shape and generator, "
+            f"d={dim}): each engine with early stopping as a default fit has it (patience 3, best epoch restored, "
+            f"at most {converge_epochs} epochs). *Seconds to best*: the epochs up to the best one.",
+            "",
+            "| engine | best epoch / run | best val RMSE | seconds per epoch | seconds to best |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in converged:
+            lines.append(
+                f"| {r['label']} | {r['best_epoch']} / {len(r['epoch_seconds'])} | {r['best_val_rmse']:.4f} "
+                f"| {statistics.median(r['epoch_seconds']):.2f} | {r['seconds_to_best']:.1f} |"
+            )
+    if device == "cpu":
+        numba_rmse = {r["threads"]: r["val_rmse"] for r in rows if r["engine"] == "numba"}
+        same = len(numba_rmse) > 1 and len(set(numba_rmse.values())) == 1
+        lines += [
+            "",
+            "The numba engine's model does not depend on the number of threads"
+            + (" (its rows above trained the same model: the same validation RMSE)." if same else ".")
+            + " `--device cuda` measures the torch engine on a GPU (section Scale on a GPU when it has been run "
+            "there; `auto` trains with torch on CUDA).",
         ]
     return "\n".join(lines)
 
@@ -208,6 +246,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per engine (the torch default at 25M: 1)")
     parser.add_argument("--engines", default=None, help="comma-separated row numbers of the engine table to run")
+    parser.add_argument(
+        "--converge-rows", type=int, default=0, help="also train engines 0 and 3 (CPU) to the end on this many rows"
+    )
+    parser.add_argument("--converge-epochs", type=int, default=40, help="most epochs of those runs")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md")
     parser.add_argument("--json-out", type=Path, help="also save the measurements (and the machine) to this file")
     parser.add_argument(
@@ -222,6 +264,10 @@ def main() -> None:
         if not args.no_write:
             write_section(section, key, table)
         return
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA GPU is available here (torch.cuda.is_available() is False).")
     engines = ENGINES[args.device]
     if args.engines:
         engines = [engines[int(i)] for i in args.engines.split(",")]
@@ -241,9 +287,21 @@ def main() -> None:
             row.update(label=label, budget_mib=budget_mib(row, args.dim, state))
             print(json.dumps(row), flush=True)
             rows.append(row)
+    converged = []
+    if args.converge_rows:
+        arrays, _ = planted_arrays(args.converge_rows)
+        with tempfile.TemporaryDirectory(prefix="embrec-bench-scale-") as tmp:
+            for name, array in arrays.items():
+                np.save(Path(tmp) / f"{name}.npy", array)
+            del arrays
+            for label, settings, _ in [ENGINES[args.device][i] for i in CONVERGE[args.device]]:
+                row = run_engine(Path(tmp), settings, args.converge_epochs, args.dim, converge=True)
+                row.update(label=label)
+                print(json.dumps(row), flush=True)
+                converged.append(row)
     saved = dict(
         rows=rows, n_ratings=args.rows, dim=args.dim, device=args.device, source=source, epochs=args.epochs,
-        where=machine(),
+        where=machine(), converged=converged, converge_rows=args.converge_rows, converge_epochs=args.converge_epochs,
     )  # fmt: skip
     if args.json_out:
         args.json_out.write_text(json.dumps(saved))

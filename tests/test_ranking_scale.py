@@ -70,7 +70,7 @@ def test_top_n_of_scores_equals_a_stable_sort(groups: bool, request: pytest.Fixt
     for _ in range(150):
         scores, seen, n = random_case(rng)
         table = torch.from_numpy(scores)
-        got = top_n(lambda batch, table=table: table[batch].clone(), np.arange(len(scores)), n, seen=seen, chunk_size=3)
+        got = top_n(lambda batch, t=table: t[batch].clone(), np.arange(len(scores)), n, seen=seen, chunk_size=3)
         want = padded(*stable_sort(scores, seen, n), n)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])

@@ -29,9 +29,14 @@ Everything runs on the device of the scores: CUDA tensors from a model on a GPU 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 import math
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +54,7 @@ ScoreFn = Callable[[np.ndarray], torch.Tensor]
 #: Items per group whose maximum stands for them in the first round of selection.
 GROUP = 64
 #: Bytes of scores one block may hold: the memory bound of :func:`iter_top_n`.
-BLOCK_BYTES = 32 * 2**20
+BLOCK_BYTES = 16 * 2**20
 #: Catalogues up to this many items are ranked with one plain ``top_k_rows`` per block.
 _SMALL_CATALOGUE = 4096
 
@@ -151,6 +156,7 @@ def top_n(
     candidates: np.ndarray | None = None,
     chunk_size: int | None = None,
     bf16_filter: bool | None = None,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` best items for each user, equal scores in ascending item index.
 
@@ -163,6 +169,8 @@ def top_n(
         chunk_size: users scored at once (``None``: as many as :data:`BLOCK_BYTES` of scores hold).
         bf16_filter: with :class:`Factors`, find the lists through bfloat16 scores first (exact
             all the same); ``None``: where the CPU has AMX and the catalogue is large. Never on a GPU.
+        threads: blocks ranked at once with :class:`Factors` on the CPU (``None``:
+            ``torch.get_num_threads()``; see :func:`iter_top_n`).
 
     Returns:
         ``(items, scores)``, both ``(len(users), n)``, best first and ties by lower item index;
@@ -173,7 +181,14 @@ def top_n(
     out_items = np.full((len(users), n), -1, dtype=np.int64)
     out_scores = np.full((len(users), n), -np.inf, dtype=np.float32)
     for block in iter_top_n(
-        score_fn, users, n, seen=seen, candidates=candidates, block_size=chunk_size, bf16_filter=bf16_filter
+        score_fn,
+        users,
+        n,
+        seen=seen,
+        candidates=candidates,
+        block_size=chunk_size,
+        bf16_filter=bf16_filter,
+        threads=threads,
     ):
         rows = slice(block.start, block.start + len(block.items))
         out_items[rows] = block.items
@@ -190,29 +205,76 @@ def iter_top_n(
     candidates: np.ndarray | None = None,
     block_size: int | None = None,
     bf16_filter: bool | None = None,
+    threads: int | None = None,
 ) -> Iterator[Block]:
-    """:func:`top_n` a block of users at a time: memory for one block, whatever the number of users.
+    """:func:`top_n` a block of users at a time: memory for a few blocks, whatever the number of users.
 
     Yields :class:`Block` objects in the order of ``users``; arguments as :func:`top_n`
-    (``block_size`` is its ``chunk_size``).
+    (``block_size`` is its ``chunk_size``). With :class:`Factors` on the CPU, ``threads``
+    blocks (``None``: ``torch.get_num_threads()``) are ranked at once, each on one thread: the
+    small steps between the matrix products then run in parallel too, and no thread waits for
+    another between them (which costs most where other work shares the cores). torch's thread
+    count is restored afterwards.
     """
     users = np.asarray(users, dtype=np.int64)
     if n < 0:
         raise ConfigError(f"n={n} is not allowed; ask for 0 or more items.")
     if block_size is not None and block_size < 1:
         raise ConfigError(f"block_size={block_size} is not allowed; give 1 or more users per block.")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads={threads} is not allowed; give 1 or more, or None for torch's setting.")
     ranker = _Ranker.make(score_fn, n, seen, candidates, block_size, bf16_filter, n_users=len(users))
-    for start in range(0, len(users), ranker.block_size):
-        batch = users[start : start + ranker.block_size]
+    starts = range(0, len(users), ranker.block_size)
+    workers = min(threads or torch.get_num_threads(), len(starts))
+    if ranker.factors is None or ranker.factors.device.type != "cpu" or workers <= 1:
+        for start in starts:
+            yield _block(ranker, users, start, n)
+        return
+    yield from _parallel_blocks(ranker, users, starts, n, workers)
+
+
+def _block(ranker: _Ranker, users: np.ndarray, start: int, n: int) -> Block:
+    batch = users[start : start + ranker.block_size]
+    with torch.no_grad():
         vals, idx = ranker.rank(batch)
-        vals_np = vals.cpu().numpy().astype(np.float32, copy=False)
-        idx_np = idx.cpu().numpy().astype(np.int64, copy=False)
-        idx_np[~np.isfinite(vals_np)] = -1
-        items = np.full((len(batch), n), -1, dtype=np.int64)
-        scores = np.full((len(batch), n), -np.inf, dtype=np.float32)
-        items[:, : idx_np.shape[1]] = idx_np
-        scores[:, : vals_np.shape[1]] = vals_np
-        yield Block(start, items, scores)
+    vals_np = vals.cpu().numpy().astype(np.float32, copy=False)
+    idx_np = idx.cpu().numpy().astype(np.int64, copy=False)
+    idx_np[~np.isfinite(vals_np)] = -1
+    items = np.full((len(batch), n), -1, dtype=np.int64)
+    scores = np.full((len(batch), n), -np.inf, dtype=np.float32)
+    items[:, : idx_np.shape[1]] = idx_np
+    scores[:, : vals_np.shape[1]] = vals_np
+    return Block(start, items, scores)
+
+
+def _parallel_blocks(ranker: _Ranker, users: np.ndarray, starts: range, n: int, workers: int) -> Iterator[Block]:
+    """The blocks of ``starts``, ``workers`` at a time on single-threaded workers, in order."""
+    local = threading.local()
+    before = torch.get_num_threads()
+
+    def work(start: int) -> Block:
+        own = getattr(local, "ranker", None)
+        if own is None:
+            torch.set_num_threads(1)  # this worker's share of the cores
+            own = local.ranker = dataclasses.replace(ranker, buffer=None)
+        return _block(own, users, start, n)
+
+    pending: deque[Future[Block]] = deque()
+    todo = iter(starts)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embrec-top-n") as pool:
+            for start in itertools.islice(todo, workers + 1):  # a block ahead: no worker waits for the reader
+                pending.append(pool.submit(work, start))
+            while pending:
+                block = pending.popleft().result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.submit(work, nxt))
+                yield block
+    finally:
+        for future in pending:
+            future.cancel()
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------- one block
@@ -326,17 +388,31 @@ class _Ranker:
             cut = bf16.cut(idx_t, best[:, k - 1])
         # rows with fewer than k finite scores, or more groups over the cut than looked at, go in full
         full = ~torch.isfinite(cut) | ((best[:, -1] >= cut) & (width < maxima.shape[1]))
-        cols = _group_columns(torch.sort(groups, dim=1).values)
-        flat = cols.clamp(max=n_items - 1) * b + torch.arange(b)[:, None]
-        near = (torch.take(approx, flat).float() >= cut[:, None]) & (cols < n_items) & ~full[:, None]
-        rows_t, pos = torch.nonzero(near, as_tuple=True)
-        items = cols[rows_t, pos]
+        # the (row, group) pairs over the cut, groups ascending within a row, then their items
+        groups, _ = torch.sort(torch.where(best >= cut[:, None], groups, maxima.shape[1]), dim=1)
+        pair_rows, pair_slots = torch.nonzero((groups < maxima.shape[1]) & ~full[:, None], as_tuple=True)
+        pair_groups = groups[pair_rows, pair_slots]
+        # read group by group: a group's rows of the block stay in cache while its users are read
+        by_group = torch.argsort(pair_groups * b + pair_rows)
+        pair_rows, pair_groups = pair_rows[by_group], pair_groups[by_group]
+        cells = pair_groups[:, None] * GROUP + torch.arange(GROUP)  # (pairs, GROUP) item indexes
+        inside = cells < n_items
+        values = torch.take(approx, torch.where(inside, cells, 0) * b + pair_rows[:, None])
+        near = (values.float() >= cut[pair_rows, None]) & inside
+        hit_pair, hit_cell = torch.nonzero(near, as_tuple=True)
+        hits = torch.sort(pair_rows[hit_pair] * n_items + cells[hit_pair, hit_cell]).values
+        rows_t, items = hits // n_items, hits % n_items  # ascending items within each row
         # their float32 scores from one product of the block's rows with the items wanted: the
         # numbers the float32 path computes (the same rows times some of the same columns)
         wanted, place = torch.unique(items, return_inverse=True)
         sub = Factors(factors.users, factors.items.index_select(0, wanted), _bias(factors, wanted))
-        table = torch.full(cols.shape, -torch.inf)
-        table[rows_t, pos] = sub.scores(batch)[rows_t, place]
+        counts = torch.bincount(rows_t, minlength=b)
+        width_out = max(int(counts.max()) if rows_t.numel() else 0, k)
+        slot = torch.arange(rows_t.numel()) - (torch.cumsum(counts, 0) - counts)[rows_t]
+        table = torch.full((b, width_out), -torch.inf)
+        table[rows_t, slot] = sub.scores(batch)[rows_t, place]
+        cols = torch.full((b, width_out), n_items, dtype=torch.int64)
+        cols[rows_t, slot] = items
         vals, j = top_k_rows(table, k)
         idx = cols.gather(1, j)
         if full.any():

@@ -9,8 +9,9 @@ it (:meth:`~embrec.models.base.Recommender.recommend_indexes` with ``retrieval="
 
 * **Biases.** The model scores ``p_u . q_i + b_i`` (plus terms the same for every item of a
   user). Items become ``x_i = [q_i, b_i]`` and users ``y_u = [p_u, 1]``, so one inner product
-  is the score and the index searches by maximum inner product: an item with a large bias is
-  found for every user.
+  is the score. The index turns that maximum inner product search into a nearest neighbour
+  search (one more coordinate, ``sqrt(R^2 - |x_i|^2)``; Bachrach et al. 2014), exact in
+  theory, so an item with a large bias is found for every user.
 * **Seen items** are excluded exactly: each user's search asks for ``n`` plus as many items as
   they have seen (rounded up to a power of two; an inverted file pays little for a longer
   list), the seen ones are dropped, and users with more seen items than :data:`MAX_FETCH`
@@ -70,6 +71,8 @@ ANN_MIN_ITEMS_BATCH = 1_000_000
 FEW_USERS = 64
 #: Most items one search asks for; users who need more (``n`` plus their seen items) are ranked exactly.
 MAX_FETCH = 1024
+#: Fewest lists a search scores: on small catalogues 5% of the lists is too few (docs/benchmarks.md).
+MIN_PROBES = 16
 #: Users searched at once: bounds the memory of candidates and their scores.
 _SEARCH_BLOCK = 4096
 
@@ -109,7 +112,7 @@ def _faiss_installed() -> bool:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """The index's settings: an inverted file (faiss ``IndexIVFFlat``, inner product).
+    """The index's settings: an inverted file (faiss ``IndexIVFFlat`` over the vectors turned for L2 search).
 
     The items are grouped around ``lists`` k-means centroids; a search scores the centroids and
     then every item of the ``probes`` lists whose centroids score best.
@@ -118,7 +121,7 @@ class IndexSettings:
         lists: groups of items (``None``: ``4 sqrt(n_items)``, the usual rule, at least 1 and at
             most ``n_items / 32``).
         probe_share: the share of lists searched (``probes = ceil(probe_share * lists)``, at
-            least 8): the trade of speed for recall, 5% chosen for recall@10 >= 0.95 on planted
+            least :data:`MIN_PROBES`): the trade of speed for recall, 5% chosen for recall@10 >= 0.95 on planted
             data of ML-25M's shape (docs/benchmarks.md, section *Retrieval*).
         seed: seed of the k-means that places the centroids.
     """
@@ -141,7 +144,7 @@ class IndexSettings:
         return max(1, min(round(4 * math.sqrt(n_items)), n_items // 32))
 
     def n_probes(self, n_lists: int) -> int:
-        return min(n_lists, max(8, math.ceil(self.probe_share * n_lists)))
+        return min(n_lists, max(MIN_PROBES, math.ceil(self.probe_share * n_lists)))
 
 
 class _InvertedFile:
@@ -156,8 +159,14 @@ class _InvertedFile:
         self.settings = settings
         self.lists = settings.n_lists(n)
         self.probes = settings.n_probes(self.lists)
-        self.quantizer = faiss.IndexFlatIP(dim)  # kept alive: the index refers to it
-        self.index = faiss.IndexIVFFlat(self.quantizer, dim, self.lists, faiss.METRIC_INNER_PRODUCT)
+        # maximum inner product as nearest neighbours (Bachrach et al. 2014): each vector gets one
+        # more coordinate, sqrt(R^2 - |x|^2), and queries a zero there, so the nearest vector by
+        # L2 is the one of largest inner product; k-means then groups by what scores alike
+        norms = (data.astype(np.float64) ** 2).sum(axis=1)
+        radius = float(norms.max()) if n else 0.0
+        data = np.hstack([data, np.sqrt(np.maximum(radius - norms, 0.0))[:, None]]).astype(np.float32)
+        self.quantizer = faiss.IndexFlatL2(dim + 1)  # kept alive: the index refers to it
+        self.index = faiss.IndexIVFFlat(self.quantizer, dim + 1, self.lists, faiss.METRIC_L2)
         self.index.cp.seed = settings.seed
         self.index.cp.min_points_per_centroid = 1  # small catalogues: no warning for few points per list
         self.index.train(data)
@@ -166,7 +175,9 @@ class _InvertedFile:
 
     def search(self, queries: np.ndarray, k: int) -> np.ndarray:
         """Ids (``-1`` where fewer were found) of the ``k`` best items for each query, ``(len(queries), k)``."""
-        _, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        padded = np.zeros((len(queries), queries.shape[1] + 1), dtype=np.float32)
+        padded[:, :-1] = queries
+        _, ids = self.index.search(padded, k)
         return ids.astype(np.int64, copy=False)
 
     def __repr__(self) -> str:
@@ -182,12 +193,14 @@ class RecommendIndex:
     """
 
     def __init__(self, factors: Factors, settings: IndexSettings | None = None) -> None:
+        require("ann", "approximate retrieval (retrieval='ann')")
         if factors.device.type != "cpu":
             factors = factors.to("cpu")
         self.factors = factors
+        self.settings = settings = settings or IndexSettings()
         users, items = factors.augmented()
         self._users = users.numpy()
-        self.index = _InvertedFile(items.numpy(), settings or IndexSettings())
+        self.index = _InvertedFile(items.numpy(), settings)
 
     @property
     def n_items(self) -> int:
@@ -264,6 +277,7 @@ class SimilarIndex:
     """Approximate most-similar items by cosine similarity: an inverted file over unit-length item vectors."""
 
     def __init__(self, vectors: np.ndarray, settings: IndexSettings | None = None) -> None:
+        require("ann", "approximate retrieval of similar items (retrieval='ann')")
         v = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
         self.unit = torch.nn.functional.normalize(v, dim=1)
         self.index = _InvertedFile(self.unit.numpy(), settings or IndexSettings())

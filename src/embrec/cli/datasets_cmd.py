@@ -28,7 +28,9 @@ from embrec.data.datasets import (
     search_roots,
 )
 
-app = typer.Typer(no_args_is_help=True, help="List, describe and download the built-in MovieLens datasets.")
+app = typer.Typer(
+    no_args_is_help=True, help="List, describe and download the built-in MovieLens datasets, or draw planted ones."
+)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DataDirOpt = Annotated[

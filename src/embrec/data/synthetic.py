@@ -121,6 +121,7 @@ _USERS_PER_CHUNK = 2048  # fixed, so chunking never changes what a seed gives
 _ROWS_PER_CHUNK = 1 << 20
 _ROUNDS = 4  # rounds of draws with replacement before a user still short races for the rest
 _RACE_BLOCK = 64  # users whose clocks race over the whole catalogue at once
+_RANKED_PER_BATCH = 256  # users whose scores of every item the truth's rankings hold at once
 _PARQUET_ROW_GROUP = 1 << 20
 _WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
@@ -274,38 +275,39 @@ class Truth:
         return self.noiseless_rating(_index(self.user_ids, user_ids, "user"), _index(self.item_ids, item_ids, "item"))
 
     # ------------------------------------------------------------------ rankings (each a ScoreFn for top_n)
-    def preference(self, users: Any) -> torch.Tensor:
+    def preference(self, users: Any, *, out: torch.Tensor | None = None) -> torch.Tensor:
         """``item_bias + user_factors @ item_factors`` of every item for user indexes, ``(len(users), n_items)``.
 
-        Within a user this orders items as the planted score does.
+        Within a user this orders items as the planted score does. ``out``: a float32 tensor of
+        that shape to write into (reused by batch after batch, it saves the pages of a new one).
         """
-        return torch.addmm(self._items["bias"], self._users(users), self._items["factors"].T)
+        return torch.addmm(self._items["bias"], self._users(users), self._items["factors"].T, out=out)
 
-    def choice(self, users: Any) -> torch.Tensor:
+    def choice(self, users: Any, *, out: torch.Tensor | None = None) -> torch.Tensor:
         """``log v[u, i]``, the log weight by which user ``u`` draws item ``i``, ``(len(users), n_items)``:
         ``log(item_weight[i]) + user_factors[u] @ group_factors[group[i]] / (FACTOR_SD * temperature)``."""
-        return torch.addmm(
-            self._items["log_weight"],
-            self._users(users) / (FACTOR_SD * self.settings.temperature),
-            self._items["groups"].T,
-        )
+        taste = self._users(users) / (FACTOR_SD * self.settings.temperature)
+        return torch.addmm(self._items["log_weight"], taste, self._items["groups"].T, out=out)
 
-    def relevance(self, users: Any) -> torch.Tensor:
+    def relevance(
+        self, users: Any, *, out: torch.Tensor | None = None, work: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """How likely each item is to be a relevant test item, on a log scale, ``(len(users), n_items)``.
 
         Implicit: :meth:`choice` (an item drawn with a larger weight is likelier among a user's
         rows, so likelier held out). Ratings: :meth:`choice` ``+ log P(observed rating >= 4)``,
-        which ranks by which items a user rates as well as how.
+        which ranks by which items a user rates as well as how. ``out`` and ``work``: float32
+        tensors of that shape to write into, as for :meth:`preference`.
         """
-        choice = self.choice(users)
+        choice = self.choice(users, out=out)
         if self.settings.implicit:
             return choice
         idx = np.asarray(users, dtype=np.int64)
         own = torch.from_numpy((self.global_mean + self.user_bias[idx]).astype(np.float32))
         cut = _relevance_cut(self._scale(), self._step())
-        z = self.preference(idx).add_((own - cut)[:, None]).div_(self._noise())
+        z = self.preference(idx, out=work).add_((own - cut)[:, None]).div_(self._noise())
         # log(ndtr) is half the cost of log_ndtr; where it underflows the item is out of reach anyway
-        return choice.add_(torch.special.ndtr(z).clamp_min_(1e-37).log_())
+        return choice.add_(torch.special.ndtr(z, out=z).clamp_min_(1e-37).log_())
 
     def _users(self, users: Any) -> torch.Tensor:
         return torch.from_numpy(self.user_factors[np.asarray(users, dtype=np.int64)])
@@ -879,13 +881,13 @@ def _cover_items(items: np.ndarray, n_items: int, rng: np.random.Generator) -> N
     counts = np.bincount(items, minlength=n_items)
     missing = np.flatnonzero(counts == 0)
     while len(missing):
-        rows = np.unique(rng.integers(0, len(items), size=2 * len(missing)))
-        rows = rows[rng.permutation(len(rows))]
+        spare = np.flatnonzero(counts[items] > 1)  # rows whose item has others
+        rows = rng.choice(spare, size=min(len(spare), 2 * len(missing)), replace=False)
         owner = items[rows]
         order = np.argsort(owner, kind="stable")
-        spare = np.empty(len(rows), dtype=bool)  # leave each item at least one of its rows
-        spare[order] = _rank_in_group(owner[order], n_items) < counts[owner[order]] - 1
-        rows = rows[spare][: len(missing)]
+        keep = np.empty(len(rows), dtype=bool)  # leave each item at least one of its rows
+        keep[order] = _rank_in_group(owner[order], n_items) < counts[owner[order]] - 1
+        rows = rows[keep][: len(missing)]
         np.subtract.at(counts, items[rows], 1)
         items[rows] = missing[: len(rows)]
         counts[missing[: len(rows)]] += 1
@@ -1062,13 +1064,19 @@ def _ranking_figures(train: Interactions, test: Interactions, truth: Truth) -> d
         ),
     }
     out: dict[str, Any] = {"protocol": protocol}
+    # two buffers of scores, reused batch after batch: fresh ones would cost a page fault per 4 kB
+    buffers = torch.empty((2, _RANKED_PER_BATCH, test.n_items), dtype=torch.float32)
     rankings: dict[str, Callable[[np.ndarray], torch.Tensor]] = {
-        "score": lambda batch: truth.preference(chosen[batch]),
-        "relevance": lambda batch: truth.relevance(chosen[batch]),
+        "score": lambda batch: truth.preference(chosen[batch], out=buffers[0, : len(batch)]),
+        "relevance": lambda batch: truth.relevance(
+            chosen[batch], out=buffers[0, : len(batch)], work=buffers[1, : len(batch)]
+        ),
     }
     for name, score_fn in rankings.items():
         with torch.no_grad():
-            recs, _ = top_n(score_fn, np.arange(len(chosen)), max(NDCG_AT, RECALL_AT), seen=seen, chunk_size=256)
+            recs, _ = top_n(
+                score_fn, np.arange(len(chosen)), max(NDCG_AT, RECALL_AT), seen=seen, chunk_size=_RANKED_PER_BATCH
+            )
         out[name] = {
             f"ndcg@{NDCG_AT}": mean_over_users(ndcg(recs, relevance_truth, threshold=threshold, k=NDCG_AT)),
             f"recall@{RECALL_AT}": mean_over_users(recall(recs, relevance_truth, threshold=threshold, k=RECALL_AT)),
