@@ -73,6 +73,9 @@ FEW_USERS = 64
 MAX_FETCH = 1024
 #: Fewest lists a search scores: on small catalogues 5% of the lists is too few (docs/benchmarks.md).
 MIN_PROBES = 16
+#: Share of the lists a similar-items search scores: one query is cheap, and cosine neighbourhoods of
+#: item vectors are flatter than users' top lists (recall@10 0.82 at 5%, 0.95 at 20%; docs/benchmarks.md).
+SIMILAR_PROBE_SHARE = 0.3
 #: Users searched at once: bounds the memory of candidates and their scores.
 _SEARCH_BLOCK = 4096
 
@@ -280,7 +283,7 @@ class SimilarIndex:
         require("ann", "approximate retrieval of similar items (retrieval='ann')")
         v = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
         self.unit = torch.nn.functional.normalize(v, dim=1)
-        self.index = _InvertedFile(self.unit.numpy(), settings or IndexSettings())
+        self.index = _InvertedFile(self.unit.numpy(), settings or IndexSettings(probe_share=SIMILAR_PROBE_SHARE))
 
     def similar(self, item: int, n: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(indexes, similarities)`` of the ``n`` most similar items the index finds (the item left

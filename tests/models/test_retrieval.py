@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from typer.testing import CliRunner
 
 from embrec import retrieval
@@ -305,3 +306,13 @@ def test_users_with_many_seen_items_rank_exactly_without_faiss() -> None:
     items, _ = model.recommend_indexes(np.arange(len(model.user_ids_)), 5, retrieval="auto")
     for u, row in enumerate(items):
         assert set(row[row >= 0].tolist()).isdisjoint(model.seen_[u].indices.tolist())
+
+
+def test_a_caller_keeps_autograd_while_it_reads_the_lists(tiny: Any) -> None:
+    # the generator computes without gradients, but never leaves them off in the caller's code between blocks
+    model = EmbeddingRecommender(epochs=1, embedding_dim=4).fit(tiny)
+    for _ in model.iter_recommend(n=3, block_size=7):
+        assert torch.is_grad_enabled()
+        x = torch.ones(2, requires_grad=True)
+        (x * 2).sum().backward()
+        assert x.grad is not None

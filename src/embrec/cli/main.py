@@ -15,7 +15,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(datasets_cmd.app, name="datasets", help="List, describe and download the built-in MovieLens datasets.")
+app.add_typer(
+    datasets_cmd.app,
+    name="datasets",
+    help="List, describe and download the built-in MovieLens datasets, or draw planted synthetic ones.",
+)
 app.add_typer(data_cmd.app, name="data", help="Inspect ratings data.")
 split_cmd.register(app)
 model_cmd.register(app)

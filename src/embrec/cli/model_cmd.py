@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from enum import Enum
@@ -115,10 +116,29 @@ def _progress_bar(total: int) -> tuple[Progress, Any]:
     task = bar.add_task("train", total=total, info="")
 
     def update(epoch: int, epochs: int, record: dict[str, float]) -> None:
-        info = "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k.startswith(("val_", "train_")))
-        bar.update(task, completed=epoch, info=info)
+        figures = [f"{k} {v:.4f}" for k, v in record.items() if k.startswith(("val_", "train_"))]
+        if record.get("rows") and record.get("seconds"):  # the last epoch's pace, validation included
+            figures.append(f"{record['rows'] / record['seconds']:,.0f} ratings/s")
+        bar.update(task, completed=epoch, info="  ".join(figures))
 
     return bar, update
+
+
+def _peak_memory(device: str) -> dict[str, float]:
+    """The process's peak resident memory so far (``ru_maxrss``) in MiB, and on a GPU torch's peak there."""
+    peak: dict[str, float] = {}
+    try:
+        import resource
+    except ImportError:  # Windows
+        pass
+    else:
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak["peak_rss_mib"] = round(maxrss / (2**20 if sys.platform == "darwin" else 2**10), 1)  # bytes on macOS
+    if device.startswith("cuda"):
+        import torch
+
+        peak["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return peak
 
 
 #: the options a saved split replaces (``--items`` and its columns still apply)
@@ -210,7 +230,29 @@ def train(
         typer.Option(
             "--epochs",
             min=1,
-            help="Most passes over the training rows (default 100; early stopping usually stops sooner; notebook 10).",
+            help="Most passes over the training rows (default 100; early stopping usually stops sooner; notebook 10). "
+            "With --no-early-stopping, exactly this many.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    early_stopping: Annotated[
+        bool | None,
+        typer.Option(
+            "--early-stopping/--no-early-stopping",
+            help="Stop when the loss on a validation slice of the training rows (5%) stops improving and keep the "
+            "best epoch (default on; off in the notebook preset). --no-early-stopping trains on every training "
+            "row for exactly --epochs epochs.",
+            rich_help_panel=MODEL,
+            show_default=False,
+        ),
+    ] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            "--patience",
+            min=1,
+            help="Epochs without a better validation loss before early stopping stops (default 3 for rating, "
+            "4 for ranking).",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -264,6 +306,8 @@ def train(
     shortcuts = dict(
         embedding_dim=embedding_dim,
         epochs=epochs,
+        early_stopping=early_stopping,
+        patience=patience,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         batch_size=batch_size,
@@ -283,7 +327,10 @@ def train(
         with bar:
             recommender.fit(parts.train, progress=update)
     fit_seconds = time.perf_counter() - started
+    device_name = str(getattr(recommender, "device_", None) or "cpu")  # the closed-form baselines compute with numpy
+    peak = _peak_memory(device_name)
     figures = test_figures(recommender, parts)
+    history = recommender.history_
     result: dict[str, Any] = {"run": str(out), "model": recommender.name}
     objective = getattr(recommender.resolved_config_, "objective", None)
     if objective is not None:  # the embedding model's: asked for, or chosen from the data
@@ -294,15 +341,20 @@ def train(
         "data": interactions.name,
         "train_rows": parts.train.n_ratings,
         "test_rows": parts.test.n_ratings,
+        # the rows each epoch stepped over: the training rows less early stopping's validation slice
+        "rows": int(history[0].get("rows", parts.train.n_ratings)) if history else parts.train.n_ratings,
     }
-    # only the figures this model has: EASE runs no epochs, the popularity model uses no device
+    # only the figures this model has: EASE runs no epochs
     for key in ("best_epoch", "epochs_run"):
         if getattr(recommender, f"{key}_", None) is not None:
             result[key] = getattr(recommender, f"{key}_")
     result["train_seconds"] = round(float(getattr(recommender, "train_seconds_", fit_seconds)), 4)
-    if getattr(recommender, "device_", None) is not None:
-        result["device"] = recommender.device_
+    result["device"] = device_name
+    result["threads"] = getattr(recommender.resolved_config_, "threads", None)  # None: on a GPU, or no such setting
+    result |= peak
     result.update(figures)
+    if history:  # per-epoch figures; the closed-form baselines run no epochs
+        result["history"] = history
     recommender.save(
         out,
         extra={
@@ -316,7 +368,7 @@ def train(
         return
     table = Table(title=f"trained {recommender.name} on {interactions.name}", show_header=False)
     for key, value in result.items():
-        if key in ("config", "resolved") or value is None:
+        if key in ("config", "resolved", "history") or value is None:
             continue
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         if key == "objective" and getattr(recommender.config, "objective", None) is None:

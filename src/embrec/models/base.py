@@ -98,6 +98,7 @@ class Recommender(ABC):
         """Learn from ``train``; returns ``self``."""
         if train.n_ratings == 0:
             raise DataError(f"cannot fit {self.name!r} on {train.name!r}: it has no rows.")
+        self._check_memory(train)  # before the seen matrix, the first thing fit allocates
         self.user_ids_ = np.asarray(train.user_ids)
         self.item_ids_ = np.asarray(train.item_ids)
         self.seen_ = train.to_csr("ones")
@@ -113,6 +114,10 @@ class Recommender(ABC):
             del self.seen_  # a failed fit leaves the model unfitted, not half-fitted
             raise
         return self
+
+    def _check_memory(self, train: Interactions) -> None:  # noqa: B027 - a hook; models that know their needs override it
+        """Raise :class:`~embrec.errors.ConfigError` when fitting ``train`` would need more memory
+        than is free (:mod:`embrec.models.memory`); called before ``fit`` allocates anything."""
 
     @abstractmethod
     def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
@@ -235,8 +240,8 @@ class Recommender(ABC):
         seen = self.seen_ if exclude_seen else None
         n_items = len(self.item_ids_)
         mode = ann.resolve(retrieval, n_items, len(users), has_factors=self._has_factors())
+        blocks: Iterator[Block]
         with torch.no_grad():
-            blocks: Iterator[Block]
             if mode == "ann":
                 blocks = self._recommend_index().iter_recommend(users, n, seen=seen)
             else:
@@ -244,9 +249,15 @@ class Recommender(ABC):
                 factors = self._ranking_factors() if len(users) > ann.FEW_USERS else None
                 scorer = factors if factors is not None else self._score_users
                 blocks = iter_top_n(scorer, users, n, seen=seen, block_size=block_size)
-            for block in blocks:
+        while True:
+            # no grad while a block is made, never across a yield: the caller's own code would run without it
+            with torch.no_grad():
+                block = next(blocks, None)
+                if block is None:
+                    return
                 rows = users[block.start : block.start + len(block.items)]
-                yield Block(block.start, block.items, self._output_scores(rows, block.items, block.scores))
+                out = Block(block.start, block.items, self._output_scores(rows, block.items, block.scores))
+            yield out
 
     def _output_scores(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The scores shown for the top items (ranking scores by default; a rating model gives stars).

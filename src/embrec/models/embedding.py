@@ -17,6 +17,7 @@ from embrec.models.base import ProgressFn, Recommender
 from embrec.models.config import EmbeddingConfig, ResolvedEmbeddingConfig, preset
 from embrec.models.devices import resolve_device, torch_threads
 from embrec.models.foldin import PRIOR_WIDTH, fold_in_ranking, fold_in_rating, ranking_evidence
+from embrec.models.memory import check_fits, embedding_fit_needs
 from embrec.models.nn import DotProductNet
 from embrec.models.training import RatingRows, TrainResult, UserRows, train_ranking, train_rating
 
@@ -63,7 +64,8 @@ class EmbeddingRecommender(Recommender):
         return resolved.objective if resolved is not None else self.config.objective
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
+    def _resolve(self, train: Interactions) -> tuple[ResolvedEmbeddingConfig, torch.device]:
+        """What training on ``train`` uses (the objective, defaults and engine decided) and where it runs."""
         scale = train.rating_scale
         implicit = train.ratings is None or scale is None
         if self.config.objective == "rating" and implicit:
@@ -78,22 +80,33 @@ class EmbeddingRecommender(Recommender):
                     "objective='rating' has nothing to learn; use objective='ranking' (every rated item a choice)."
                 )
             implicit = True
-        if self.config.objective is None:
-            log.info(
-                "objective %r for %r (%s)",
-                "ranking" if implicit else "rating",
-                train.name,
-                "implicit feedback" if implicit else "it has ratings",
-            )
         # the numba engine runs on the CPU, whatever device="auto" would find
         device = torch.device("cpu") if self.config.engine == "numba" else resolve_device(self.config.device)
-        self.resolved_config_ = cfg = self.config.resolve(
+        resolved = self.config.resolve(
             n_users=train.n_users,
             n_items=train.n_items,
             device=str(device),
             implicit=implicit,
             n_ratings=train.n_ratings,
         )
+        return resolved, device
+
+    def _check_memory(self, train: Interactions) -> None:
+        cfg, _ = self._resolve(train)
+        check_fits(
+            embedding_fit_needs(n_users=train.n_users, n_items=train.n_items, n_ratings=train.n_ratings, config=cfg)
+        )
+
+    def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
+        cfg, device = self._resolve(train)
+        self.resolved_config_ = cfg
+        if self.config.objective is None:
+            log.info(
+                "objective %r for %r (%s)",
+                cfg.objective,
+                train.name,
+                "implicit feedback" if cfg.objective == "ranking" else "it has ratings",
+            )
         started = time.perf_counter()
         # the numba engine's threads are numba's; torch's few operations around it run best on one
         with torch_threads(cfg.threads if cfg.engine == "torch" else 1):

@@ -666,6 +666,6 @@ def train_rating(
 
     watch = watching(validation) if validation is not None and len(validation) else None
     with numba_threads(config.threads or _pool_size()):
-        result = run_epochs(net, config, epoch_figures, watch, progress, epochs, (save, restore))
+        result = run_epochs(net, config, epoch_figures, watch, progress, epochs, (save, restore), rows=len(train))
     train.write_back(params, into)
     return result

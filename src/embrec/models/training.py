@@ -202,7 +202,8 @@ def train_rating(
         return {"val_loss": loss, "val_rmse": math.sqrt(loss) * rating_range}
 
     has_validation = validation is not None and len(validation) > 0
-    return run_epochs(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)
+    watch = validation_figures if has_validation else None
+    return run_epochs(net, config, epoch_figures, watch, progress, epochs, rows=len(train))
 
 
 def run_epochs(
@@ -213,6 +214,8 @@ def run_epochs(
     progress: ProgressFn | None,
     epochs: int | None,
     keeper: Keeper | None = None,
+    *,
+    rows: int | None = None,
 ) -> TrainResult:
     """Run epochs, record their figures, stop early on the validation loss, restore the best.
 
@@ -221,6 +224,10 @@ def run_epochs(
     runs its epochs through here, so history, progress, early stopping and the restored best
     epoch mean the same whatever trained the model. ``keeper`` saves and restores the best
     epoch's weights (default: a copy of ``net.state_dict()``).
+
+    Each epoch's record holds its number (``epoch``), the figures, ``seconds`` (training and the
+    validation loss) and, given ``rows`` (the training rows an epoch steps over), ``rows``: with
+    ``seconds`` it gives the epoch's ratings per second.
     """
     enabled = config.early_stopping and validation_figures is not None
     stopper = _EarlyStopper(config, enabled, keeper or _state_dict_keeper(net))
@@ -234,6 +241,8 @@ def run_epochs(
         if validation_figures is not None:
             record.update(validation_figures())
         record["seconds"] = time.perf_counter() - t0
+        if rows is not None:
+            record["rows"] = rows
         history.append(record)
         if progress is not None:
             progress(epoch, total, record)
@@ -356,4 +365,5 @@ def train_ranking(
         return {"val_loss": _ranking_loss(net, validation, val_users)}  # type: ignore[arg-type]
 
     has_validation = val_users is not None and len(val_users) > 0
-    return run_epochs(net, config, epoch_figures, validation_figures if has_validation else None, progress, epochs)
+    watch = validation_figures if has_validation else None
+    return run_epochs(net, config, epoch_figures, watch, progress, epochs, rows=len(train.items))

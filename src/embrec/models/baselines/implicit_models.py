@@ -122,7 +122,7 @@ class _ImplicitRecommender(Recommender):
         history: list[dict[str, float]] = []
 
         def on_epoch(epoch: int, seconds: float, *_: Any) -> None:
-            record = {"epoch": float(epoch + 1), "seconds": float(seconds)}
+            record = {"epoch": float(epoch + 1), "seconds": float(seconds), "rows": float(matrix.nnz)}
             history.append(record)
             if progress is not None:
                 progress(epoch + 1, cfg.epochs, record)
