@@ -118,3 +118,17 @@ def test_a_large_catalogue_resolves_to_the_sampled_softmax_and_its_defaults():
     asked = EmbeddingConfig(objective="ranking", learning_rate=0.01, batch_size=128)
     mine = asked.resolve(n_users=162_541, n_items=59_047, device="cpu")
     assert (mine.learning_rate, mine.batch_size) == (0.01, 128)  # what is asked for wins
+
+
+def test_the_full_softmax_decay_falls_with_the_batches_an_epoch_and_what_is_asked_wins():
+    from embrec.models.config import EmbeddingConfig
+
+    def decay(n_users: int, **asked: float) -> float:
+        cfg = EmbeddingConfig(objective="ranking", **asked).resolve(n_users=n_users, n_items=3_706, device="cpu")
+        assert cfg.n_negatives is None  # the full softmax
+        return cfg.weight_decay
+
+    assert decay(30) == decay(943) == 1.0  # up to ml-100k's 15 batches: the measured 1.0
+    assert decay(6_040) == pytest.approx((943 / 6_040) ** 0.5)  # ML-1M's users: 0.395
+    assert decay(6_040, batch_size=410) == 1.0  # no more batches than ml-100k's
+    assert decay(6_040, weight_decay=2.0) == 2.0

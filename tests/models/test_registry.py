@@ -41,7 +41,7 @@ def test_a_model_is_imported_when_first_asked_for() -> None:
 
 
 def test_every_builtin_is_one_table_line() -> None:
-    assert set(registry.BUILTINS) == {"embedding", "popularity", "biases", "ease", "als", "bpr"}
+    assert set(registry.BUILTINS) == {"embedding", "popularity", "biases", "ease", "als", "bpr", "item_knn", "user_knn"}
     for name in registry.BUILTINS:
         assert models.get(name).name == name
 

@@ -26,6 +26,8 @@ BUILTINS: dict[str, str] = {
     "ease": "embrec.models.baselines.ease:EASERecommender",
     "als": "embrec.models.baselines.implicit_models:ALSRecommender",
     "bpr": "embrec.models.baselines.implicit_models:BPRRecommender",
+    "item_knn": "embrec.models.baselines.knn:ItemKNNRecommender",
+    "user_knn": "embrec.models.baselines.knn:UserKNNRecommender",
 }
 
 # filled only by register() calls, never on import
