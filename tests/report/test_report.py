@@ -153,3 +153,13 @@ def test_report_of_a_real_run(tmp_path):
     assert "Shawshank Redemption, The (1994)" in text
     assert "296" in text  # films with a perfect raw mean
     assert out.stat().st_size < 12_000_000
+
+
+def test_report_says_which_test_pairs_rmse_scored(report, run):
+    # the counts beside RMSE: scored pairs and those left out for a user or item new to training
+    found = re.search(
+        r"RMSE and MAE score the ([\d,]+) test pairs .*?; ([\d,]+) pairs with a user or item new", report.read_text()
+    )
+    assert found is not None
+    rated, cold = (int(g.replace(",", "")) for g in found.groups())
+    assert rated > 0 and rated + cold == run[2].test.n_ratings

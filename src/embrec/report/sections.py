@@ -111,7 +111,17 @@ def evaluation_section(result: Any, labels: list[str], timings: list[tuple[str, 
         "n_resamples": result.n_resamples,
         "comparisons": _comparisons(result),
         "timings": timings,
+        "pairs": _scored_pairs(result),
     }
+
+
+def _scored_pairs(result: Any) -> dict[str, str] | None:
+    """How many test pairs RMSE and MAE scored, and how many they left out (cold user or item); ``None`` without RMSE."""
+    for model in result.models:
+        rated, cold = model.lists.get("rated_pairs"), model.lists.get("cold_pairs")
+        if rated is not None and rated == rated and rated > 0:  # NaN-safe: a ranking-only model has none
+            return {"rated": f"{int(rated):,}", "cold": f"{int(cold or 0):,}"}
+    return None
 
 
 def _interval(ci: Any, digits: int = 4) -> dict[str, str]:
