@@ -7,6 +7,8 @@ every one; ``make setup`` installs them all):
 * ``serve``: the web service and its page (FastAPI, uvicorn, SQLAlchemy, psycopg, Swagger UI's files).
 * ``viz``: pictures and the HTML report (matplotlib, plotly, UMAP, Jinja2).
 * ``implicit``: the ALS and BPR baselines (the ``implicit`` library).
+* ``ann``: approximate nearest-neighbour retrieval (faiss).
+* ``tune``: hyperparameter search, ``embrec tune`` (Optuna).
 
 Code that needs an extra calls :func:`require` first, so a missing one is a single line naming
 the extra instead of a ``ModuleNotFoundError`` traceback. Keep this table in step with
@@ -27,6 +29,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "viz": ("matplotlib", "plotly", "umap", "jinja2"),
     "implicit": ("implicit",),
     "ann": ("faiss",),
+    "tune": ("optuna",),
 }
 
 

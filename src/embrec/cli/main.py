@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from embrec.cli import data_cmd, datasets_cmd, demo_cmd, evaluate_cmd, model_cmd, serve_cmd, split_cmd, viz_cmd
+from embrec.cli import (
+    data_cmd,
+    datasets_cmd,
+    demo_cmd,
+    evaluate_cmd,
+    model_cmd,
+    serve_cmd,
+    split_cmd,
+    tune_cmd,
+    viz_cmd,
+)
 
 app = typer.Typer(
     name="embrec",
@@ -23,6 +33,7 @@ app.add_typer(
 app.add_typer(data_cmd.app, name="data", help="Inspect ratings data.")
 split_cmd.register(app)
 model_cmd.register(app)
+tune_cmd.register(app)
 evaluate_cmd.register(app)
 viz_cmd.register(app)
 serve_cmd.register(app)

@@ -29,6 +29,7 @@ from embrec.models.settings import (
     Threads,
     parse_settings,
 )
+from embrec.models.space import Choice, Float, SearchSpace
 
 __all__ = [
     "Bounds",
@@ -120,6 +121,13 @@ class EmbeddingConfig(ModelConfig):
 
     model_name: ClassVar[str] = "embedding"
     renamed_keys: ClassVar[Mapping[str, str]] = {"regularization": "decay_mode"}
+    #: What ``embrec tune`` tries. The ranges span both engines' step sizes (Adam 4e-3, row-wise
+    #: Adagrad 0.05) and both objectives' decay (3e-3 per row for rating, 1.0 decoupled for ranking).
+    search_space: ClassVar[SearchSpace] = {
+        "embedding_dim": Choice((16, 32, 64, 128)),
+        "learning_rate": Float(1e-3, 1e-1, log=True),
+        "weight_decay": Float(1e-4, 10.0, log=True),
+    }
 
     objective: Objective | None = None
     """``rating``: sigmoid over min-max scaled ratings with MSE (the exercise's model).

@@ -12,6 +12,7 @@ from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError
 from embrec.models.base import ProgressFn, Recommender
 from embrec.models.settings import ModelConfig, NonNegative
+from embrec.models.space import Float, SearchSpace
 
 __all__ = ["BiasConfig", "BiasRecommender"]
 
@@ -21,6 +22,11 @@ class BiasConfig(ModelConfig):
     """Configuration of :class:`BiasRecommender`."""
 
     model_name: ClassVar[str] = "biases"
+    #: What ``embrec tune`` tries: from almost no damping to a hundred pseudo-ratings.
+    search_space: ClassVar[SearchSpace] = {
+        "item_damping": Float(0.1, 100.0, log=True),
+        "user_damping": Float(0.1, 100.0, log=True),
+    }
 
     item_damping: NonNegative = 5.0
     """Pseudo-ratings at the global mean added to each item: pulls the bias of rarely rated

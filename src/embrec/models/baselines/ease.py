@@ -19,6 +19,7 @@ from embrec.errors import ConfigError, TrainingError
 from embrec.models.base import ProgressFn, Recommender
 from embrec.models.devices import resolve_device
 from embrec.models.settings import Device, ModelConfig, Positive, PositiveInt, Threads
+from embrec.models.space import Float, SearchSpace
 
 __all__ = ["EASEConfig", "EASERecommender", "ease_weights"]
 
@@ -31,6 +32,8 @@ class EASEConfig(ModelConfig):
 
     model_name: ClassVar[str] = "ease"
     renamed_keys: ClassVar[Mapping[str, str]] = {"regularization": "weight_decay"}
+    #: What ``embrec tune`` tries: lambda over two and a half decades around the default 250.
+    search_space: ClassVar[SearchSpace] = {"weight_decay": Float(10.0, 5000.0, log=True)}
 
     weight_decay: Positive = 250.0
     """L2 penalty ``lambda`` added to the diagonal of the item-item Gram matrix. NDCG@10 on random

@@ -33,6 +33,7 @@ from embrec.data.interactions import Interactions
 from embrec.errors import ConfigError, TrainingError
 from embrec.models.base import ProgressFn, Recommender
 from embrec.models.settings import ModelConfig, NonNegative, Positive, PositiveInt, Threads
+from embrec.models.space import Float, Int, SearchSpace
 
 __all__ = [
     "ItemKNNConfig",
@@ -58,6 +59,12 @@ _DENSE = 1 << 22
 @dataclass(frozen=True, kw_only=True)
 class _KNNConfig(ModelConfig):
     """Settings shared by item-kNN and user-kNN."""
+
+    #: What ``embrec tune`` tries: LensKit's 20 neighbours inside the range, and no to strong damping.
+    search_space: ClassVar[SearchSpace] = {
+        "neighbours": Int(5, 200, log=True),
+        "shrinkage": Float(0.0, 100.0),
+    }
 
     neighbours: PositiveInt = 20
     """Most neighbours in one score: for each (user, item), the ``neighbours`` most similar of the candidates
