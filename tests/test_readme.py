@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +68,9 @@ def shell_lines() -> list[str]:
 
 
 def _own_files(folder: Path) -> None:
-    """The ratings.csv and items.csv of "Your own data": uid, sku, stars; sku, name, tags."""
+    """The ratings.csv and items.csv of "Your own data": uid, sku, stars; sku, name, tags; and the
+    clone's examples/ folder, which the experiment line reads."""
+    shutil.copytree(README.parent / "examples", folder / "examples")
     rows = [f"u{u},s{(u * 7 + 3 * j) % 30},{1 + (u + j) % 5}" for u in range(40) for j in range(8)]
     (folder / "ratings.csv").write_text("uid,sku,stars\n" + "\n".join(rows) + "\n")
     names = [f"s{i},Thing {i},{'a|b' if i % 2 else 'c'}" for i in range(30)]
@@ -87,5 +90,13 @@ def test_the_tour_runs_in_order_as_written(tmp_path):
         done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True)
         assert done.returncode == 0, f"`{line}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         assert "Traceback" not in done.stderr, line
-    for made in ("runs/temporal/embrec.json", "top10.csv", "recs.csv", "eval.md", "report.html", "map.png"):
+    for made in (
+        "runs/temporal/embrec.json",
+        "top10.csv",
+        "recs.csv",
+        "eval.md",
+        "report.html",
+        "map.png",
+        "exp/random-90-10/report.html",
+    ):
         assert (tmp_path / made).is_file(), made

@@ -11,6 +11,7 @@ from embrec.cli import (
     datasets_cmd,
     demo_cmd,
     evaluate_cmd,
+    experiment_cmd,
     model_cmd,
     serve_cmd,
     split_cmd,
@@ -34,6 +35,7 @@ app.add_typer(data_cmd.app, name="data", help="Inspect ratings data.")
 split_cmd.register(app)
 model_cmd.register(app)
 tune_cmd.register(app)
+experiment_cmd.register(app)
 evaluate_cmd.register(app)
 viz_cmd.register(app)
 serve_cmd.register(app)
