@@ -567,22 +567,23 @@ def render_truth(metas: list[dict]) -> list[str]:
 
 def render_rating(rows: list[dict], ratio_name: str) -> list[str]:
     reference = {r["rows"]: _epoch(r) for r in rows if r.get("index") == 0 and "epoch_seconds" in r}
+    gpu = any(r.get("gpu_peak_mib") is not None for r in rows)  # --device cuda
     lines = [
         f"| rows | model | threads | epochs | seconds per epoch | {ratio_name} | ratings/s | test RMSE | RMSE / floor "
-        "| cores busy | peak RSS net (MiB) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cores busy | peak RSS net (MiB) |" + (" GPU peak (MiB) |" if gpu else ""),
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if gpu else ""),
     ]
     for r in rows:
         head = f"| {r['rows']:,} | {r['label']} |"
         if "epoch_seconds" not in r:
-            lines.append(_failed(head, r, 9))
+            lines.append(_failed(head, r, 10 if gpu else 9))
             continue
         epoch = _epoch(r)
         ratio = f"{epoch / reference[r['rows']]:.1f}" if r["rows"] in reference else "-"
         lines.append(
             head + f" {r.get('threads') or '-'} | {_epochs_cell(r)} | {epoch:.2f} | {ratio} | "
             f"{r['train_rows'] / epoch:,.0f} | {r['test_rmse']:.4f} | {r['test_rmse'] / r['floor']:.3f} | {r['cores']:.2f} "
-            f"| {_mib(r)} |"
+            f"| {_mib(r)} |" + (f" {r['gpu_peak_mib']:,.0f} |" if gpu else "")
         )
     return lines
 
@@ -701,10 +702,12 @@ def render(saved: dict) -> str:
     device, sizes, dim = saved["device"], saved["sizes"], saved["dim"]
     lines = [f"Measured {saved['date']} on {saved['where']}.", "", f"Reproduce: `{saved['command']}`", ""]
     if saved.get("wall_seconds"):
-        drawn = sum(m.get("seconds", 0.0) for m in saved.get("drawn", []))
+        drawn, found = sum(m.get("seconds", 0.0) for m in saved.get("drawn", [])), saved["data_seconds"]
+        took = f"The whole run took {saved['wall_seconds'] / 60:.1f} minutes"
         lines += [
-            f"The whole run took {saved['wall_seconds'] / 60:.1f} minutes ({saved['data_seconds']:.0f} s of it "
-            f"finding or drawing data; drawing every data set it used took {drawn:.0f} s when it was not cached).",
+            took + f" with its data cached by an earlier run (drawing it afresh takes {drawn:.0f} s more)."
+            if found < drawn / 2
+            else took + f", {found:.0f} s of it drawing data.",
             "",
         ]
     loads = [r["load"] for key in ("rating", "ranking") for r in saved.get(key, []) if "load" in r]
@@ -720,7 +723,7 @@ def render(saved: dict) -> str:
         "allocates)."
         + (
             f" The machine is shared: the 1-minute load average when a row started ranged from {min(loads):.1f} to "
-            f"{max(loads):.1f} on its 2 cores (another session's jobs held about a core throughout), so seconds "
+            f"{max(loads):.1f} on its 2 cores (other sessions' jobs ran alongside at times), so seconds "
             "carry that noise and *cores busy* shows what each row got."
             if loads
             else ""
@@ -751,7 +754,7 @@ def render(saved: dict) -> str:
             "embrec's rows fit `EmbeddingRecommender` on the training 90%, which holds out 5% of it as a default fit "
             "does (so 85.5% of the rows train). *Epochs*: `best / run` for rows trained with early stopping (patience "
             "3, the best epoch restored), else the epochs run, whose test RMSE is then that of an unfinished model. "
-            f"{budget} The plain torch loop is this script's `plain_torch_loop` (about 40 lines: embeddings and "
+            f"{budget} The plain torch loop is this script's `plain_torch_loop` (some 50 lines: embeddings and "
             "biases, dot product, sigmoid, MSE on ratings scaled to [0, 1], `torch.optim.Adam(fused=True)`, lr "
             f"{PLAIN_LR}, batch {PLAIN_BATCH:,}, no weight decay; 5% of its rows validate and the test RMSE is the "
             "best validation epoch's), apart from embrec's torch engine (the `embrec torch` rows). Surprise's `SVD` "
