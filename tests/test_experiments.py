@@ -22,9 +22,11 @@ from embrec.experiments import (
     run_experiment,
     t_interval,
 )
-from embrec.experiments.cells import Cell, CellKey, evaluated_split
+from embrec.experiments.cells import Cell, CellKey, evaluated_split, foldin_lists, folds_in
 from embrec.experiments.runner import check_out_folder
+from embrec.experiments.spec import ModelSpec
 from embrec.experiments.stats import paired_t
+from embrec.models import registry
 from embrec.testing import tiny_interactions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -279,6 +281,27 @@ def test_strong_generalisation_trains_on_the_fold_in_rows_never_on_the_targets()
     assert not set(zip(tuning.train.users.tolist(), tuning.train.items.tolist())) & targets
     other = next(get_protocol("random-90-10").folds(data, seed=3))
     assert evaluated_split(other, data) is other and evaluated_split(other, data, for_tuning=True) is other
+
+
+def test_held_out_users_are_folded_in_from_their_input_alone():
+    data = tiny_interactions()
+    fold = next(get_protocol("strong-generalisation").folds(data, seed=3))
+    split = evaluated_split(fold, data)
+    ease = registry.create("ease", weight_decay=5.0).fit(fold.train)  # the training users alone
+    other = next(get_protocol("random-90-10").folds(data, seed=3))
+    assert folds_in(ModelSpec(label="ease", model="ease", settings={}), split)
+    assert not folds_in(ModelSpec(label="ease", model="ease", settings={}), other)  # no held-out users
+    assert not folds_in(ModelSpec(label="knn", model="item_knn", settings={}), split)  # trained on their input
+    recs = foldin_lists(ease, split, 5)
+    heldout = set(fold.foldin.user_ids[fold.foldin.users].tolist())
+    assert set(recs["user"]) == heldout and not heldout & set(fold.train.user_ids[fold.train.users].tolist())
+    user = sorted(heldout)[0]
+    foldin = fold.foldin.to_frame()
+    given = foldin[foldin["user"] == user]
+    weights = ease.weights_[ease.item_index(given["item"].tolist())].sum(axis=0)
+    weights[ease.item_index(given["item"].tolist())] = -np.inf  # the input items are left out
+    expected = ease.item_ids_[np.lexsort((np.arange(len(weights)), -weights))[:5]]
+    assert recs[recs["user"] == user].sort_values("rank")["item"].tolist() == expected.tolist()
 
 
 def test_the_out_folder_must_be_new_empty_or_ours(tmp_path):

@@ -248,3 +248,18 @@ def test_ndcg_on_ml100k() -> None:
     assert ndcg_at_10("popularity") == pytest.approx(0.131, abs=0.002)
     assert ndcg_at_10("ease") >= 0.29
     assert ndcg_at_10("als") >= 0.28
+
+
+def test_a_history_is_scored_as_the_same_training_user_would_be():
+    from embrec.testing import tiny_interactions
+
+    data = tiny_interactions()
+    frame = data.to_frame()
+    user = data.user_ids[0]
+    given = frame[frame["user"] == user]
+    for name, settings in (("ease", {"weight_decay": 5.0}), ("popularity", {})):
+        model = models.create(name, **settings).fit(data)
+        expected = model.score(np.array([user]))[0]
+        np.testing.assert_allclose(model.score_history(given["item"].tolist()), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="cannot score a user who is not in its training data"):
+        models.create("biases").fit(data).score_history(given["item"].tolist())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import math
@@ -96,8 +97,9 @@ def evaluated_split(fold: Fold, data: Interactions, *, for_tuning: bool = False)
     """The split a cell trains and scores on: the fold itself, or, where the protocol gives held-out
     users fold-in rows (``strong-generalisation``), the fold with those rows added to training.
 
-    The models here cannot fold a user in at scoring time, so the fold-in rows are training rows:
-    the model sees them (as Liang et al.'s models see them as input), never the target rows. With
+    The cell trains a model that can score a history (:func:`folds_in`) on the fold's own training
+    users and folds each held-out user in; a model that cannot (kNN, ALS, BPR, biases) trains on this
+    split, whose training part holds the fold-in rows (never the target rows). With
     ``for_tuning`` the validation users' fold-in rows are added too, so that the study, which
     scores on those users' targets (the fold's own validation part), sees their input as well.
     """
@@ -124,8 +126,59 @@ def cell_request(model: ModelSpec, protocol: ProtocolSpec, fold: int, seed: int,
             "ks": list(protocol.ks) or None,
             "train": split.train.fingerprint(),
             "test": split.test.fingerprint(),
+            "scoring": "fold-in" if folds_in(model, split) else "trained",
         }
     )
+
+
+def folds_in(model: ModelSpec, split: Split) -> bool:
+    """Whether the cell scores held-out users from their fold-in rows (strong generalisation, with a
+    model that can score a history): trained on the training users alone, each test user folded in."""
+    from embrec.models import registry
+
+    return getattr(split, "foldin", None) is not None and registry.get(model.model).can_score_history
+
+
+def foldin_lists(recommender: Any, split: Split, n: int) -> pd.DataFrame:
+    """Top-``n`` lists of the held-out users of a strong-generalisation ``split``, each scored from
+    their fold-in rows alone (:meth:`~embrec.models.base.Recommender.score_history`), those items left out."""
+    import scipy.sparse as sp
+    import torch
+
+    from embrec.ranking import top_n
+
+    foldin = split.foldin  # type: ignore[attr-defined]
+    users, items = foldin.users, foldin.items
+    ratings = foldin.ratings
+    order = np.argsort(users, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(users[order]) != 0])
+    bounds = np.r_[starts, len(order)]
+    item_ids = np.asarray(foldin.item_ids)
+    frames = []
+    n_items = foldin.n_items
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[a:b]
+        own = items[rows]
+        scores = recommender.score_history(item_ids[own], None if ratings is None else ratings[rows])
+        scores_t = torch.from_numpy(np.asarray(scores, dtype=np.float32)).unsqueeze(0)
+        seen = sp.csr_matrix((np.ones(len(own)), (np.zeros(len(own), dtype=np.int64), own)), shape=(1, n_items))
+        top, shown = top_n(functools.partial(_fixed, scores_t), np.zeros(1, dtype=np.int64), n, seen=seen)
+        keep = top[0] >= 0
+        frames.append(
+            pd.DataFrame(
+                {
+                    "user": foldin.user_ids[users[rows[0]]],
+                    "item": item_ids[top[0][keep]],
+                    "rank": np.arange(1, keep.sum() + 1),
+                    "score": shown[0][keep],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _fixed(scores: Any, _users: np.ndarray) -> Any:
+    return scores
 
 
 def _plain(value: Any) -> Any:
@@ -161,6 +214,7 @@ def run_cell(
     k: int,
     folder: Path,
     tuning_split: Split | None = None,
+    users_train: Interactions | None = None,
 ) -> Cell:
     """Train ``model`` on ``split.train`` (tuning it first on that part alone when it has a tune
     block), score it on ``split.test`` at every list length of ``protocol``, and store the cell.
@@ -169,21 +223,39 @@ def run_cell(
         k: the list length when ``protocol`` has no ranking metric (RMSE alone still ranks once).
         tuning_split: what a tune block tunes on (default ``split``): a protocol's fold, so that
             :func:`embrec.tuning.tune` carves its validation part the protocol's own way.
+        users_train: strong generalisation: the training users' rows alone. A model that can score a
+            history (:func:`folds_in`) trains on them and folds each held-out user in from their
+            fold-in rows; the others train on ``split.train``, which holds those rows.
     """
-    from embrec.evaluation import evaluate
+    from embrec.evaluation import evaluate, evaluate_lists
     from embrec.models import registry
 
     started = time.perf_counter()
     settings, tuning = _settings(key, model, protocol, split if tuning_split is None else tuning_split)
     recommender = registry.create(model.model, **settings)
-    recommender.fit(split.train)
+    folding = folds_in(model, split) and users_train is not None
+    recommender.fit(users_train if folding and users_train is not None else split.train)
     fit_seconds = time.perf_counter() - started
+    lengths = protocol.ks or (k,)
+    recs = foldin_lists(recommender, split, max(lengths)) if folding else None
     tables: list[pd.DataFrame] = []
     lists: dict[str, float] = {}
-    for length in protocol.ks or (k,):
-        scored = evaluate(
-            recommender, split, k=length, threshold=protocol.threshold, names=[key.model], n_resamples=1, seed=key.seed
-        ).models[0]
+    for length in lengths:
+        if recs is not None:
+            result = evaluate_lists(
+                recs, split, k=length, threshold=protocol.threshold, names=[key.model], n_resamples=1, seed=key.seed
+            )
+        else:
+            result = evaluate(
+                recommender,
+                split,
+                k=length,
+                threshold=protocol.threshold,
+                names=[key.model],
+                n_resamples=1,
+                seed=key.seed,
+            )
+        scored = result.models[0]
         table = scored.per_user.drop(columns=["relevant"]).set_index("user")
         tables.append(table.rename(columns=lambda c, n=length: f"{c}@{n}"))
         for name, value in scored.lists.items():
@@ -196,6 +268,7 @@ def run_cell(
         "request": request,
         "config": _config_of(recommender),
         "tuning": tuning,
+        "scoring": "fold-in" if folding else "trained",
         "users": int(len(frame)),
         "train_rows": int(split.train.n_ratings),
         "test_rows": int(split.test.n_ratings),

@@ -107,7 +107,18 @@ class _Walk:
             if cell is None:
                 self._report({"cell": key.name, "state": "running"})
                 k = self.experiment.evaluation.k
-                cell = run_cell(key, request, model, protocol, split, k=k, folder=place, tuning_split=tuning)
+                users_train = fold.train if fold.foldin is not None else None
+                cell = run_cell(
+                    key,
+                    request,
+                    model,
+                    protocol,
+                    split,
+                    k=k,
+                    folder=place,
+                    tuning_split=tuning,
+                    users_train=users_train,
+                )
             self.cells.append(cell)
             seconds = float(cell.info.get("seconds", 0.0))
             self._report({"cell": key.name, "state": "reused" if cell.reused else "computed", "seconds": seconds})

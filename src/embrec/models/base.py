@@ -67,6 +67,10 @@ class Recommender(ABC):
     predicts_ratings: ClassVar[bool] = False
     #: True when the model can fold a new user in from their ratings, without retraining (``fold_in``).
     can_fold_in: ClassVar[bool] = False
+    #: True when the model can rank every item for a user who is not in the training data from that
+    #: user's history alone (``score_history``): every model that folds users in, and the models
+    #: without user parameters (EASE, popularity), whose scores are a function of the history.
+    can_score_history: ClassVar[bool] = False
     #: sha256 of the training data (set by ``fit``; read back from a run folder).
     data_fingerprint_: str | None
     #: The run folder's ``embrec.json`` (models loaded from a run folder only).
@@ -455,6 +459,25 @@ class Recommender(ABC):
         """Ranking scores (higher is better) of every item, ``(n_items,)``, for a user folded in with
         :meth:`fold_in` (its ``vector`` and ``bias``)."""
         raise self._cannot_fold_in()
+
+    def score_history(self, items: Iterable[Any], ratings: Iterable[float] | None = None) -> np.ndarray:
+        """Ranking scores (higher is better) of every item, ``(n_items,)``, for a user who is not in the
+        training data, from their (item id, rating) pairs, without retraining.
+
+        Models that fold users in fold the user in (:meth:`fold_in`) and score the vector; models
+        without user parameters (``can_score_history`` true) score the history as they score a
+        training user's. The history's own items are not left out (see :meth:`recommend_new_user`).
+
+        Raises:
+            ConfigError: the model cannot score a history (``can_score_history`` is false).
+        """
+        if self.can_fold_in:
+            vector, bias = self.fold_in(items, ratings)
+            return np.asarray(self.score_new_user(vector, bias))
+        raise ConfigError(
+            f"model {self.name!r} cannot score a user who is not in its training data (can_score_history is "
+            "False); use an embedding, EASE or popularity model, or train with that user's rows."
+        )
 
     def predict_new_user(self, vector: np.ndarray, bias: float, items: Any) -> np.ndarray:
         """Predicted ratings in stars of the given item ids for a user folded in with :meth:`fold_in`

@@ -122,11 +122,14 @@ class EmbeddingConfig(ModelConfig):
     model_name: ClassVar[str] = "embedding"
     renamed_keys: ClassVar[Mapping[str, str]] = {"regularization": "decay_mode"}
     #: What ``embrec tune`` tries. The ranges span both engines' step sizes (Adam 4e-3, row-wise
-    #: Adagrad 0.05) and both objectives' decay (3e-3 per row for rating, 1.0 decoupled for ranking).
+    #: Adagrad 0.05) and both objectives' decay (3e-3 per row for rating, 1.0 decoupled for ranking);
+    #: the global offset and the refit on all training rows are tried both ways.
     search_space: ClassVar[SearchSpace] = {
         "embedding_dim": Choice((16, 32, 64, 128)),
         "learning_rate": Float(1e-3, 1e-1, log=True),
         "weight_decay": Float(1e-4, 10.0, log=True),
+        "global_bias": Choice((True, False)),
+        "refit": Choice((False, True)),
     }
 
     objective: Objective | None = None

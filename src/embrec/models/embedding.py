@@ -44,6 +44,7 @@ class EmbeddingRecommender(Recommender):
     name = "embedding"
     config_class = EmbeddingConfig
     can_fold_in = True
+    can_score_history = True
     config: EmbeddingConfig
     resolved_class = ResolvedEmbeddingConfig
     resolved_config_: ResolvedEmbeddingConfig

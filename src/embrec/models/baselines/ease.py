@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -147,6 +147,7 @@ class EASERecommender(Recommender):
     name = "ease"
     config_class = EASEConfig
     config: EASEConfig
+    can_score_history = True
 
     def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
         cfg = self.config
@@ -169,6 +170,12 @@ class EASERecommender(Recommender):
         self._check_fitted()
         rows = self.seen_[np.asarray(users, dtype=np.int64)]
         return torch.from_numpy(np.asarray(rows @ self.weights_, dtype=np.float32))
+
+    def score_history(self, items: Iterable[Any], ratings: Iterable[float] | None = None) -> np.ndarray:
+        """``x B`` for the binary vector ``x`` of the given items: how EASE scores any user (ratings unused)."""
+        self._check_fitted()
+        index = np.unique(self.item_index(list(items)))
+        return np.asarray(self.weights_[index].sum(axis=0), dtype=np.float32)
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights_}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ class PopularityRecommender(Recommender):
     name = "popularity"
     config_class = PopularityConfig
     config: PopularityConfig
+    can_score_history = True
 
     def _fit(self, train: Interactions, progress: ProgressFn | None) -> None:
         self.resolved_config_ = self.config  # nothing is left to decide
@@ -44,6 +46,12 @@ class PopularityRecommender(Recommender):
         self._check_fitted()
         counts = torch.from_numpy(self.item_counts_)
         return counts.unsqueeze(0).expand(len(users), -1).clone()
+
+    def score_history(self, items: Iterable[Any], ratings: Iterable[float] | None = None) -> np.ndarray:
+        """The training counts, the same for every user (the history's ids are checked, then unused)."""
+        self._check_fitted()
+        self.item_index(list(items))
+        return self.item_counts_.copy()
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"item_counts": self.item_counts_}
