@@ -99,6 +99,28 @@ def test_metrics_and_their_directions():
     assert parse_metric("mae").direction == "minimize"
 
 
+def test_the_catalogue_says_which_metrics_a_study_may_optimise():
+    from embrec.evaluation.catalog import METRICS
+
+    goals = {m.name: m.goal for m in METRICS}
+    assert {name for name, goal in goals.items() if goal} == {
+        "ndcg",
+        "recall",
+        "precision",
+        "map",
+        "mrr",
+        "hit",
+        "rmse",
+        "mae",
+    }
+    for name, goal in goals.items():
+        if goal is None:  # a beyond-accuracy figure: no study optimises it alone
+            with pytest.raises(ConfigError, match="unknown metric"):
+                parse_metric(name)
+        else:
+            assert parse_metric(name).direction == goal
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [

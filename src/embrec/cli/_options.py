@@ -21,6 +21,7 @@ import typer
 
 from embrec.cli._common import err_console, given, replace_signature
 from embrec.data.options import DataOptions, DuplicatePolicy, SplitMethod, SplitOptions
+from embrec.errors import ConfigError
 
 if TYPE_CHECKING:
     from embrec.data.interactions import Interactions
@@ -204,3 +205,27 @@ def load(options: DataOptions) -> Interactions:
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {warning.message}", markup=True, highlight=False, soft_wrap=True)
     return loaded
+
+
+#: the options a saved split replaces (``--items`` and its columns still apply)
+_SPLIT_PARAMS = ("split", "test_fraction", "test_count", "cutoff", "seed", "drop_unseen")
+_DATA_PARAMS = ("data", "dataset", "user_col", "item_col", "rating_col", "timestamp_col", "sep", "rating_scale")
+
+
+def data_and_split(
+    data_opts: DataOptions, split_opts: SplitOptions, split_dir: Path | None
+) -> tuple[Interactions, Any]:
+    """The data and split to train on: from the options, or the saved split in ``split_dir``."""
+    if split_dir is None:
+        interactions = load(data_opts)
+        return interactions, split_opts.apply(interactions)
+    from embrec.data.split_files import load_split_data
+
+    clash = [name for name in (*_DATA_PARAMS, *_SPLIT_PARAMS) if given(name)]
+    if clash:
+        flags = ", ".join("--" + name.replace("_", "-") for name in clash)
+        raise ConfigError(
+            f"--split-dir {split_dir} already holds the data and its split; leave out {flags} "
+            "(or leave out --split-dir to split the data again)."
+        )
+    return load_split_data(split_dir, item_metadata=data_opts.item_metadata())

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from embrec.cli._common import cli_errors, console, err_console, print_json
-from embrec.cli._options import SplitDirOption, data_options, load, split_options
+from embrec.cli._options import SplitDirOption, data_and_split, data_options, split_options
 from embrec.data.options import DataOptions, SplitOptions
 from embrec.errors import ConfigError, EmbrecError
 from embrec.models.config import MAX_EMBEDDING_DIM, MAX_THREADS, PRESETS
@@ -139,29 +139,6 @@ def _peak_memory(device: str) -> dict[str, float]:
 
         peak["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return peak
-
-
-#: the options a saved split replaces (``--items`` and its columns still apply)
-_SPLIT_PARAMS = ("split", "test_fraction", "test_count", "cutoff", "seed", "drop_unseen")
-_DATA_PARAMS = ("data", "dataset", "user_col", "item_col", "rating_col", "timestamp_col", "sep", "rating_scale")
-
-
-def _data_and_split(data_opts: DataOptions, split_opts: SplitOptions, split_dir: Path | None) -> tuple[Any, Any]:
-    """The data and split to train on: from the options, or the saved split in ``split_dir``."""
-    if split_dir is None:
-        interactions = load(data_opts)
-        return interactions, split_opts.apply(interactions)
-    from embrec.cli._common import given
-    from embrec.data.split_files import load_split_data
-
-    clash = [name for name in (*_DATA_PARAMS, *_SPLIT_PARAMS) if given(name)]
-    if clash:
-        flags = ", ".join("--" + name.replace("_", "-") for name in clash)
-        raise ConfigError(
-            f"--split-dir {split_dir} already holds the data and its split; leave out {flags} "
-            "(or leave out --split-dir to split the data again)."
-        )
-    return load_split_data(split_dir, item_metadata=data_opts.item_metadata())
 
 
 @data_options
@@ -317,7 +294,7 @@ def train(
     )
     recommender = _settings(model, str(getattr(preset, "value", preset)), objective, config_file, set_ or [], shortcuts)
     _check_run_folder(out, force)  # before training: a refusal afterwards would waste it
-    interactions, parts = _data_and_split(data_opts, split_opts, split_dir)
+    interactions, parts = data_and_split(data_opts, split_opts, split_dir)
     started = time.perf_counter()
     if as_json:
         recommender.fit(parts.train)

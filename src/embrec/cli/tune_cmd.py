@@ -115,7 +115,7 @@ def tune(
 
     import optuna
 
-    from embrec.cli.model_cmd import _data_and_split
+    from embrec.cli._options import data_and_split
     from embrec.models import registry
     from embrec.models.settings import parse_settings
     from embrec.tuning import check_tuning
@@ -125,7 +125,7 @@ def tune(
     fixed = parse_settings(set_ or [], config_file, registry.get(model).config_class)
     check_tuning(model, metric=metric, trials=trials, fixed=fixed)  # before the data is read
     check_study_folder(out)
-    _, parts = _data_and_split(data_opts, split_opts, split_dir)
+    _, parts = data_and_split(data_opts, split_opts, split_dir)
     optuna.logging.set_verbosity(logging.WARNING)  # the bar (or the JSON) says how the study goes
     kwargs: dict[str, Any] = dict(metric=metric, trials=trials, out=out, fixed=fixed, threshold=threshold)
     bar, update = _progress_bar(model)

@@ -71,6 +71,9 @@ class Metric:
         needs_genres: needs item genres (NaN without them).
         needs_ratings: needs predicted and true test ratings (NaN without them).
         label: axis label of figures; defaults to ``description``.
+        goal: ``"maximize"`` or ``"minimize"`` for the accuracy metrics, the ones a study may
+            optimise (``embrec tune --metric``); ``None`` for the beyond-accuracy figures, whose
+            best value depends on what a list is for.
     """
 
     name: str
@@ -81,6 +84,7 @@ class Metric:
     needs_genres: bool = False
     needs_ratings: bool = False
     label: str | None = None
+    goal: Literal["maximize", "minimize"] | None = None
 
     @property
     def axis_label(self) -> str:
@@ -137,12 +141,12 @@ def _gini(c: ScoringContext) -> float:
 
 #: Every metric, in table order: the per-user metrics, then the list figures.
 METRICS: tuple[Metric, ...] = (
-    Metric("ndcg", "per_user", "NDCG@k", lambda c: ndcg(c.recs, c.truth, k=c.k)),
-    Metric("recall", "per_user", "recall@k", lambda c: recall(c.recs, c.truth, k=c.k)),
-    Metric("precision", "per_user", "precision@k", lambda c: precision(c.recs, c.truth, k=c.k)),
-    Metric("map", "per_user", "MAP@k", lambda c: average_precision(c.recs, c.truth, k=c.k)),
-    Metric("mrr", "per_user", "MRR@k", lambda c: reciprocal_rank(c.recs, c.truth, k=c.k)),
-    Metric("hit", "per_user", "hit rate@k", lambda c: hit(c.recs, c.truth, k=c.k)),
+    Metric("ndcg", "per_user", "NDCG@k", lambda c: ndcg(c.recs, c.truth, k=c.k), goal="maximize"),
+    Metric("recall", "per_user", "recall@k", lambda c: recall(c.recs, c.truth, k=c.k), goal="maximize"),
+    Metric("precision", "per_user", "precision@k", lambda c: precision(c.recs, c.truth, k=c.k), goal="maximize"),
+    Metric("map", "per_user", "MAP@k", lambda c: average_precision(c.recs, c.truth, k=c.k), goal="maximize"),
+    Metric("mrr", "per_user", "MRR@k", lambda c: reciprocal_rank(c.recs, c.truth, k=c.k), goal="maximize"),
+    Metric("hit", "per_user", "hit rate@k", lambda c: hit(c.recs, c.truth, k=c.k), goal="maximize"),
     Metric(
         "diversity",
         "per_user",
@@ -199,6 +203,7 @@ METRICS: tuple[Metric, ...] = (
         lambda c: rmse(c.predictions, c.ratings),  # type: ignore[arg-type]
         needs_ratings=True,
         label="RMSE (stars)",
+        goal="minimize",
     ),
     Metric(
         "mae",
@@ -207,6 +212,7 @@ METRICS: tuple[Metric, ...] = (
         lambda c: mae(c.predictions, c.ratings),  # type: ignore[arg-type]
         needs_ratings=True,
         label="MAE (stars)",
+        goal="minimize",
     ),
 )
 

@@ -12,22 +12,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from embrec.errors import ConfigError
+from embrec.evaluation.catalog import METRICS
 
 __all__ = ["DIRECTIONS", "Direction", "TuneMetric", "parse_metric"]
 
 Direction = Literal["maximize", "minimize"]
 
-#: Catalogue name -> which way is better, for the metrics a study may optimise.
-DIRECTIONS: dict[str, Direction] = {
-    "ndcg": "maximize",
-    "recall": "maximize",
-    "precision": "maximize",
-    "map": "maximize",
-    "mrr": "maximize",
-    "hit": "maximize",
-    "rmse": "minimize",
-    "mae": "minimize",
-}
+#: Catalogue name -> which way is better, for the metrics a study may optimise: the catalogue's
+#: accuracy metrics (those with a ``goal``), in its order.
+DIRECTIONS: dict[str, Direction] = {m.name: m.goal for m in METRICS if m.goal is not None}
 #: The list length of a ranking metric written without ``@K``.
 DEFAULT_K = 10
 
