@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from embrec.data.protocols import PROTOCOLS, get_protocol
 from embrec.errors import ConfigError, DataError, SplitError
+from embrec.evaluation.foldin import foldin_lists
 from embrec.experiments import (
     COLUMNS,
     compare_cells,
@@ -22,7 +23,7 @@ from embrec.experiments import (
     run_experiment,
     t_interval,
 )
-from embrec.experiments.cells import Cell, CellKey, evaluated_split, foldin_lists, folds_in
+from embrec.experiments.cells import Cell, CellKey, evaluated_split, folds_in
 from embrec.experiments.runner import check_out_folder
 from embrec.experiments.spec import ModelSpec
 from embrec.experiments.stats import paired_t
@@ -302,6 +303,36 @@ def test_held_out_users_are_folded_in_from_their_input_alone():
     weights[ease.item_index(given["item"].tolist())] = -np.inf  # the input items are left out
     expected = ease.item_ids_[np.lexsort((np.arange(len(weights)), -weights))[:5]]
     assert recs[recs["user"] == user].sort_values("rank")["item"].tolist() == expected.tolist()
+
+
+def test_a_study_under_strong_generalisation_folds_its_validation_users_in(monkeypatch):
+    from embrec.models.baselines.ease import EASERecommender
+    from embrec.tuning import tune, validation_split
+
+    data = tiny_interactions()
+    fold = next(get_protocol("strong-generalisation").folds(data, seed=3))
+    tuning = evaluated_split(fold, data, for_tuning=True)
+    validation = validation_split(tuning)
+    validation_users = set(validation.foldin.user_ids[validation.foldin.users].tolist())
+    assert validation_users and validation_users <= set(tuning.train.user_ids[tuning.train.users].tolist())
+    fitted_users: list[set[str]] = []
+    scored: list[int] = []
+    fit, score_history = EASERecommender.fit, EASERecommender.score_history
+
+    def spy_fit(self, interactions, *args, **kwargs):
+        fitted_users.append(set(interactions.user_ids[interactions.users].tolist()))
+        return fit(self, interactions, *args, **kwargs)
+
+    def spy_history(self, items, ratings=None):
+        scored.append(len(items))
+        return score_history(self, items, ratings)
+
+    monkeypatch.setattr(EASERecommender, "fit", spy_fit)
+    monkeypatch.setattr(EASERecommender, "score_history", spy_history)
+    result = tune("ease", tuning, metric="ndcg@5", trials=2, seed=3, threshold=3.0)
+    assert len(fitted_users) == 2 and all(not users & validation_users for users in fitted_users)
+    assert len(scored) == 2 * len(validation_users)  # each validation user ranked from their fold-in rows
+    assert 0.0 <= result.best_value <= 1.0
 
 
 def test_the_out_folder_must_be_new_empty_or_ours(tmp_path):

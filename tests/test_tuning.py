@@ -40,17 +40,33 @@ def split(tiny):
 
 
 # ---------------------------------------------------------------------- search spaces
-@pytest.mark.parametrize("name", [n for n in registry.BUILTINS if n != "popularity"])
-def test_every_declared_range_is_a_setting_the_config_accepts(name):
+def _declared_spaces():
+    """(model, fixed objective or None, space) of every built-in model with something to tune."""
+    for name in registry.BUILTINS:
+        config_class = registry.get(name).config_class
+        if search_space_of(config_class):
+            yield name, None, search_space_of(config_class)
+        for objective, space in getattr(config_class, "objective_search_spaces", {}).items():
+            yield name, objective, space
+
+
+@pytest.mark.parametrize(("name", "objective", "space"), list(_declared_spaces()), ids=lambda v: str(v)[:20])
+def test_every_declared_range_is_a_setting_the_config_accepts(name, objective, space):
     config_class = registry.get(name).config_class
-    space = search_space_of(config_class)
     assert space, f"{name} declares no search space"
     settings = config_class.keys()
+    fixed = {} if objective is None else {"objective": objective}
+    assert model_space(name, fixed) == space
     for key, spec in space.items():
         assert key in settings
         values = spec.choices if isinstance(spec, Choice) else (spec.low, spec.high)
         for value in values:
-            config_class(**{key: value})  # raises ConfigError if the range runs outside the setting
+            config_class(**fixed, **{key: value})  # raises ConfigError if the range runs outside the setting
+
+
+def test_every_model_but_popularity_has_something_to_tune():
+    tunable = {name for name, _, _ in _declared_spaces()}
+    assert tunable == set(registry.BUILTINS) - {"popularity"}
 
 
 def test_the_docs_list_every_models_search_space():
@@ -65,6 +81,11 @@ def test_the_docs_list_every_models_search_space():
             assert row in doc, f"docs/tuning.md lacks the row {row}"
         if not space:
             assert f"| `{name}` | (none) | nothing to tune | |" in doc
+        for objective, space in getattr(config_class, "objective_search_spaces", {}).items():
+            used = config_class.objective_defaults(objective)
+            for key, spec in space.items():
+                row = f"| `{name}`, objective={objective} | `{key}` | {spec.describe()} | {used[key]!r} |"
+                assert row in doc, f"docs/tuning.md lacks the row {row}"
 
 
 def test_popularity_has_nothing_to_tune():
@@ -261,6 +282,17 @@ def test_best_toml_reads_back_as_the_best_settings(split, tmp_path):
     assert text.startswith("# embrec tune:")
     settings = parse_settings([], tmp_path / "s" / "best.toml", registry.get("biases").config_class)
     assert settings == result.best_config and settings["user_damping"] == 3.0
+
+
+@pytest.mark.parametrize("objective", ["rating", "ranking"])
+def test_an_embedding_study_tries_the_settings_fit_would_use_first(split, objective):
+    result = tune("embedding", split, trials=1, seed=5, fixed={"objective": objective, "epochs": 2}, metric="ndcg@5")
+    first = result.trials.iloc[0]
+    validation = validation_split(split, seed=5)
+    used = registry.create("embedding", objective=objective, epochs=2).settings_for(validation.train)
+    assert used["engine"] == ("numba" if objective == "rating" else "torch")
+    for key in model_space("embedding", {"objective": objective}):
+        assert first[key] == used[key], key  # the defaults as fit resolves them, engine's own included
 
 
 def test_epochs_report_to_the_pruner(split):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ from embrec.atomic import folder as atomic_folder
 from embrec.data.interactions import Interactions
 from embrec.data.protocols import Fold
 from embrec.data.splits import Split
+from embrec.evaluation.foldin import foldin_lists, scores_by_foldin
 from embrec.experiments.spec import ModelSpec, ProtocolSpec
 
 __all__ = ["CELL_FILE", "PER_USER_FILE", "Cell", "CellKey", "cell_request", "evaluated_split", "read_cell", "run_cell"]
@@ -134,51 +134,7 @@ def cell_request(model: ModelSpec, protocol: ProtocolSpec, fold: int, seed: int,
 def folds_in(model: ModelSpec, split: Split) -> bool:
     """Whether the cell scores held-out users from their fold-in rows (strong generalisation, with a
     model that can score a history): trained on the training users alone, each test user folded in."""
-    from embrec.models import registry
-
-    return getattr(split, "foldin", None) is not None and registry.get(model.model).can_score_history
-
-
-def foldin_lists(recommender: Any, split: Split, n: int) -> pd.DataFrame:
-    """Top-``n`` lists of the held-out users of a strong-generalisation ``split``, each scored from
-    their fold-in rows alone (:meth:`~embrec.models.base.Recommender.score_history`), those items left out."""
-    import scipy.sparse as sp
-    import torch
-
-    from embrec.ranking import top_n
-
-    foldin = split.foldin  # type: ignore[attr-defined]
-    users, items = foldin.users, foldin.items
-    ratings = foldin.ratings
-    order = np.argsort(users, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(users[order]) != 0])
-    bounds = np.r_[starts, len(order)]
-    item_ids = np.asarray(foldin.item_ids)
-    frames = []
-    n_items = foldin.n_items
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        rows = order[a:b]
-        own = items[rows]
-        scores = recommender.score_history(item_ids[own], None if ratings is None else ratings[rows])
-        scores_t = torch.from_numpy(np.asarray(scores, dtype=np.float32)).unsqueeze(0)
-        seen = sp.csr_matrix((np.ones(len(own)), (np.zeros(len(own), dtype=np.int64), own)), shape=(1, n_items))
-        top, shown = top_n(functools.partial(_fixed, scores_t), np.zeros(1, dtype=np.int64), n, seen=seen)
-        keep = top[0] >= 0
-        frames.append(
-            pd.DataFrame(
-                {
-                    "user": foldin.user_ids[users[rows[0]]],
-                    "item": item_ids[top[0][keep]],
-                    "rank": np.arange(1, keep.sum() + 1),
-                    "score": shown[0][keep],
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def _fixed(scores: Any, _users: np.ndarray) -> Any:
-    return scores
+    return scores_by_foldin(model.model, split)
 
 
 def _plain(value: Any) -> Any:

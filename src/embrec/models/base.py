@@ -119,6 +119,11 @@ class Recommender(ABC):
             raise
         return self
 
+    def settings_for(self, train: Interactions) -> dict[str, Any]:
+        """The settings a fit on ``train`` would train with: the config's, with every setting that
+        ``fit`` decides from the data (``None``, ``auto``) decided. Reads only the data's shape."""
+        return self.config.to_dict()
+
     def _check_memory(self, train: Interactions) -> None:  # noqa: B027 - a hook; models that know their needs override it
         """Raise :class:`~embrec.errors.ConfigError` when fitting ``train`` would need more memory
         than is free (:mod:`embrec.models.memory`); called before ``fit`` allocates anything."""

@@ -65,6 +65,10 @@ class EmbeddingRecommender(Recommender):
         return resolved.objective if resolved is not None else self.config.objective
 
     # ------------------------------------------------------------------ fit
+    def settings_for(self, train: Interactions) -> dict[str, Any]:
+        """The config as ``fit`` would resolve it on ``train`` (objective, engine and its defaults)."""
+        return self._resolve(train)[0].to_dict()
+
     def _resolve(self, train: Interactions) -> tuple[ResolvedEmbeddingConfig, torch.device]:
         """What training on ``train`` uses (the objective, defaults and engine decided) and where it runs."""
         scale = train.rating_scale

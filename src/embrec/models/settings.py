@@ -82,6 +82,12 @@ class ModelConfig:
     #: mapped when an older run folder is read.
     renamed_keys: ClassVar[Mapping[str, str]] = {}
 
+    @classmethod
+    def search_space_for(cls, fixed: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What ``embrec tune`` tries when ``fixed`` settings are held: the declared ``search_space``
+        (:mod:`embrec.models.space`); a config whose best ranges depend on a fixed setting overrides it."""
+        return dict(getattr(cls, "search_space", None) or {})
+
     def __new__(cls, *args: Any, **settings: Any) -> Self:
         # dataclass's __init__ would raise a bare TypeError for these; say what was wrong instead
         if args:

@@ -6,10 +6,13 @@ Optuna is imported by the functions that need it, never at import time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embrec.errors import ConfigError
 from embrec.models.space import Choice, Float, Int, Range, SearchSpace, search_space_of
+
+if TYPE_CHECKING:
+    from embrec.data.interactions import Interactions
 
 __all__ = ["defaults_in_space", "describe_space", "distributions", "model_space"]
 
@@ -23,7 +26,8 @@ def model_space(model: str, fixed: Mapping[str, Any] | None = None) -> dict[str,
     from embrec.models import registry
 
     config_class = registry.get(model).config_class
-    declared = search_space_of(config_class)
+    choose = getattr(config_class, "search_space_for", None)
+    declared = dict(choose(dict(fixed or {}))) if choose is not None else search_space_of(config_class)
     if not declared:
         raise ConfigError(f"model {model!r} has nothing to tune: its settings declare no search space.")
     space = {name: spec for name, spec in declared.items() if name not in (fixed or {})}
@@ -60,19 +64,15 @@ def _inside(value: Any, spec: Range) -> bool:
     return spec.low <= value <= spec.high
 
 
-def defaults_in_space(model: str, space: SearchSpace) -> dict[str, Any]:
-    """The model's own defaults of the settings in ``space`` that lie inside it (tried first)."""
-    import dataclasses
-
+def defaults_in_space(model: str, space: SearchSpace, fixed: Mapping[str, Any], train: Interactions) -> dict[str, Any]:
+    """The settings of ``space`` that the model with the ``fixed`` settings would train with on
+    ``train`` (its defaults, those decided in ``fit`` decided for this data), where they lie
+    inside ``space``: a study's first trial, so the best found is never worse than them."""
     from embrec.models import registry
 
-    fields = {f.name: f.default for f in dataclasses.fields(registry.get(model).config_class)}
+    used = registry.create(model, **fixed).settings_for(train)
     return {
-        name: fields[name]
-        for name, spec in space.items()
-        if fields.get(name, dataclasses.MISSING) is not dataclasses.MISSING
-        and fields[name] is not None
-        and _inside(fields[name], spec)
+        name: used[name] for name, spec in space.items() if used.get(name) is not None and _inside(used[name], spec)
     }
 
 

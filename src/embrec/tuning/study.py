@@ -196,26 +196,37 @@ def pruning_reporter(trial: optuna.Trial, direction: Direction) -> ProgressFn:
 
 # ---------------------------------------------------------------------- one trial
 def _score(plan: TuningPlan, settings: dict[str, Any], validation: Split, threshold: float | None, trial: Any) -> float:
-    """Fit the model with ``settings`` on the validation split's training part; its validation score."""
-    from embrec.evaluation import evaluate
+    """Fit the model with ``settings`` on the validation split's training part; its validation score.
+
+    Under strong generalisation (a validation fold with fold-in rows) a model that can score a
+    history trains on the other users alone and ranks each validation user from their fold-in rows,
+    as the experiment cell then scores the test users; other models train on those rows too.
+    """
+    from embrec.evaluation import evaluate, evaluate_lists
+    from embrec.evaluation.foldin import foldin_lists, scores_by_foldin, training_users
     from embrec.models import registry
 
     metric = plan.metric
     recommender = registry.create(plan.model, **settings)
-    recommender.fit(validation.train, progress=pruning_reporter(trial, metric.direction))
-    if metric.needs_ratings and not recommender.predicts_ratings:
-        raise ConfigError(
-            f"metric={metric.label!r} scores predicted ratings, and this {plan.model} model ranks items but predicts "
-            "no ratings (implicit feedback, or a ranking objective); tune it with a ranking metric such as "
-            "metric='ndcg@10'."
+    folding = scores_by_foldin(plan.model, validation)
+    fit_on = training_users(validation) if folding else validation.train
+    recommender.fit(fit_on, progress=pruning_reporter(trial, metric.direction))
+    if metric.needs_ratings and (folding or not recommender.predicts_ratings):
+        why = (
+            "held-out users folded in from their history get ranked lists, not predicted ratings"
+            if folding
+            else f"this {plan.model} model ranks items but predicts no ratings (implicit feedback, or a ranking objective)"
         )
-    result = evaluate(
-        recommender,
-        validation,
-        k=metric.k or DEFAULT_K,
-        threshold=None if metric.needs_ratings else threshold,
-        n_resamples=_RESAMPLES,
-    )
+        raise ConfigError(
+            f"metric={metric.label!r} scores predicted ratings, and {why}; tune it with a ranking metric such as metric='ndcg@10'."
+        )
+    k = metric.k or DEFAULT_K
+    ranking_threshold = None if metric.needs_ratings else threshold
+    if folding:
+        recs = foldin_lists(recommender, validation, k)
+        result = evaluate_lists(recs, validation, k=k, threshold=ranking_threshold, n_resamples=_RESAMPLES)
+    else:
+        result = evaluate(recommender, validation, k=k, threshold=ranking_threshold, n_resamples=_RESAMPLES)
     scored = result.models[0]
     value = float(scored.lists[metric.name] if metric.needs_ratings else scored.summary[metric.name].mean)
     if not math.isfinite(value):
@@ -511,7 +522,7 @@ def _run(
     study, created = _open_study(out, plan.metric.direction, fingerprint)
     _fail_stale(study)
     if created:
-        defaults = defaults_in_space(plan.model, plan.space)
+        defaults = defaults_in_space(plan.model, plan.space, plan.fixed, validation.train)
         if defaults:  # the model's own defaults first: the best is never worse than them on validation
             study.enqueue_trial(defaults)
     names = list(plan.space)
