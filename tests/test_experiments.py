@@ -191,8 +191,16 @@ def test_bad_input_is_one_line_naming_the_key_and_the_fix(changes, words):
 def test_tune_blocks_are_checked_before_anything_runs():
     pytest.importorskip("optuna")
     ok = parse_experiment(_with(models={"t": {"model": "ease", "tune": {"trials": 3, "metric": "ndcg@5"}}}))
-    assert ok.models[0].tune is not None and ok.models[0].tune.metric == "ndcg@5"
-    for tune, word in [({"trials": 0}, "trials"), ({"metric": "gini"}, "gini"), ({"trails": 3}, "trials")]:
+    assert ok.models[0].tune is not None and ok.models[0].tune.metric == "ndcg@5" and ok.models[0].tune.prune
+    unpruned = parse_experiment(_with(models={"t": {"model": "ease", "tune": {"prune": False}}}))
+    assert unpruned.models[0].tune is not None and unpruned.models[0].tune.prune is False
+    bad = [
+        ({"trials": 0}, "trials"),
+        ({"metric": "gini"}, "gini"),
+        ({"trails": 3}, "trials"),
+        ({"prune": "no"}, "prune"),
+    ]
+    for tune, word in bad:
         with pytest.raises(ConfigError, match=word):
             parse_experiment(_with(models={"t": {"model": "ease", "tune": tune}}))
     with pytest.raises(ConfigError, match="nothing to tune|search space|tune"):

@@ -305,6 +305,18 @@ def test_epochs_report_to_the_pruner(split):
     assert result.trials["value"].iloc[[1, 3]].isna().all()
 
 
+def test_no_pruning_runs_every_trial_to_its_end(split, monkeypatch):
+    class PruneAfterFirst(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return trial.number > 0
+
+    monkeypatch.setattr(optuna.pruners, "MedianPruner", lambda **_: PruneAfterFirst())  # the default pruner
+    pruned = tune("embedding", split, trials=3, seed=1, fixed={"epochs": 3})
+    assert list(pruned.trials["state"]) == ["complete", "pruned", "pruned"]
+    full = tune("embedding", split, trials=3, seed=1, fixed={"epochs": 3}, prune=False)
+    assert list(full.trials["state"]) == ["complete"] * 3
+
+
 def test_the_reporter_reports_losses_in_the_studys_direction():
     class Trial:
         def __init__(self, prune):

@@ -40,6 +40,22 @@ def test_tune_prints_the_best_settings_as_json(ratings_csv, tmp_path, capsys):
     assert table["value"].max() == pytest.approx(info["best_value"])
 
 
+def test_no_prune_runs_every_embedding_trial_to_its_end(ratings_csv, tmp_path, capsys, monkeypatch):
+    optuna = pytest.importorskip("optuna")
+
+    class PruneAfterFirst(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return trial.number > 0
+
+    monkeypatch.setattr(optuna.pruners, "MedianPruner", lambda **_: PruneAfterFirst())
+    args = ("embedding", "--trials", "2", "--metric", "rmse", "--set", "epochs=3", "--set", "objective=rating")
+    code, captured = tune(capsys, ratings_csv, tmp_path / "pruned", *args)
+    assert code == 0 and json.loads(captured.out)["pruned"] == 1, captured.err  # the defaults' trial is kept
+    code, captured = tune(capsys, ratings_csv, tmp_path / "full", *args, "--no-prune")
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["pruned"] == 0 and json.loads(captured.out)["complete"] == 2
+
+
 def test_the_same_command_continues_the_study_to_the_total(ratings_csv, tmp_path, capsys):
     out = tmp_path / "study"
     assert tune(capsys, ratings_csv, out, "biases", "--trials", "2", "--metric", "rmse")[0] == 0

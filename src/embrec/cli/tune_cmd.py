@@ -101,6 +101,15 @@ def tune(
             rich_help_panel=TUNE,
         ),
     ] = 4.0,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune/--no-prune",
+            help="Stop trials whose early-stopping loss trails the median of earlier trials (models that train "
+            "epochs); --no-prune runs every trial to its end.",
+            rich_help_panel=TUNE,
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, and no progress bar.")] = False,
 ) -> None:
     """Tune a model's settings with Optuna on a validation split carved from the training part.
@@ -127,7 +136,7 @@ def tune(
     check_study_folder(out)
     _, parts = data_and_split(data_opts, split_opts, split_dir)
     optuna.logging.set_verbosity(logging.WARNING)  # the bar (or the JSON) says how the study goes
-    kwargs: dict[str, Any] = dict(metric=metric, trials=trials, out=out, fixed=fixed, threshold=threshold)
+    kwargs: dict[str, Any] = dict(metric=metric, trials=trials, out=out, fixed=fixed, threshold=threshold, prune=prune)
     bar, update = _progress_bar(model)
     try:
         if as_json:

@@ -264,6 +264,7 @@ def _settings(
         seed=key.seed,
         fixed=settings,
         threshold=protocol.threshold,
+        prune=model.tune.prune,
     )
     found = result.to_dict()
     tuning = {k: found[k] for k in ("best_config", "best_value", "best_trial", "metric", "trials", "validation")}

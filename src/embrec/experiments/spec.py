@@ -44,7 +44,7 @@ _TOP_KEYS = ("name", "description", "seeds", "baseline", "metrics", "evaluation"
 _EVALUATION_KEYS = ("k", "threshold", "n_resamples", "level")
 _PROTOCOL_KEYS = ("name", "threshold", "metrics")
 _MODEL_KEYS = ("model", "settings", "tune")
-_TUNE_KEYS = ("trials", "metric")
+_TUNE_KEYS = ("trials", "metric", "prune")
 #: The keys of a ``[[datasets]]`` entry besides ``name``, ``path`` and ``label``: ``load_data``'s options.
 _DATA_KEYS = (
     "data_dir",
@@ -134,6 +134,8 @@ class TuneSpec:
 
     trials: int = 20
     metric: str = "ndcg@10"
+    #: ``false`` runs every trial to its end (``embrec tune --no-prune``)
+    prune: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class ModelSpec:
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"label": self.label, "model": self.model, "settings": dict(self.settings)}
         if self.tune is not None:
-            out["tune"] = {"trials": self.tune.trials, "metric": self.tune.metric}
+            out["tune"] = {"trials": self.tune.trials, "metric": self.tune.metric, "prune": self.tune.prune}
         return out
 
 
@@ -611,6 +613,9 @@ def _tune(table: _Table, model: str, settings: Mapping[str, Any]) -> TuneSpec:
     block = _Table(table.get("tune"), f"{table.where} tune", table.file, _TUNE_KEYS)
     metric = block.text("metric", TuneSpec.metric) or TuneSpec.metric
     trials = block.get("trials", TuneSpec.trials)
+    prune = block.get("prune", TuneSpec.prune)
+    if not isinstance(prune, bool):
+        raise block.bad("prune", "give true (stop trials that trail the median) or false (run every trial to its end)")
     require("tune", f"the tune block of {table.where}")
     from embrec.tuning import check_tuning
 
@@ -618,4 +623,4 @@ def _tune(table: _Table, model: str, settings: Mapping[str, Any]) -> TuneSpec:
         plan = check_tuning(model, metric=metric, trials=trials, fixed=dict(settings))
     except ConfigError as exc:
         raise block.error(f"{str(exc).rstrip('.')}") from None
-    return TuneSpec(trials=plan.trials, metric=plan.metric.label)
+    return TuneSpec(trials=plan.trials, metric=plan.metric.label, prune=prune)

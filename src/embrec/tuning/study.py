@@ -435,6 +435,7 @@ def tune(
     threshold: float | None = 4.0,
     progress: TrialProgress | None = None,
     pruner: Any | None = None,
+    prune: bool = True,
 ) -> TuneResult:
     """Search ``model``'s declared settings for the best validation ``metric``, with Optuna's TPE.
 
@@ -459,6 +460,9 @@ def tune(
             validation item is relevant; implicit data always is).
         progress: called before the first trial and after each (see :data:`TrialProgress`).
         pruner: an Optuna pruner instead of ``MedianPruner(n_startup_trials=5, n_warmup_steps=2)``.
+        prune: ``False`` runs every trial to its end (no pruner; ``pruner`` wins when given). The
+            median pruner compares early-stopping losses, which settings such as the ranking
+            objective's ``low_rating_weight`` change in scale as well as in quality.
 
     Returns:
         A :class:`TuneResult`.
@@ -472,6 +476,10 @@ def tune(
         MissingExtraError: Optuna (the ``tune`` extra) is not installed.
     """
     require("tune", "hyperparameter tuning (embrec tune)")
+    if pruner is None and not prune:
+        from optuna.pruners import NopPruner
+
+        pruner = NopPruner()
     plan = check_tuning(model, metric=metric, trials=trials, fixed=fixed)
     if not isinstance(split, Split):
         raise ConfigError(f"split must be a Split (see make_split), got {type(split).__name__}.")
