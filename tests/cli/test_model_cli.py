@@ -160,7 +160,7 @@ def test_the_run_stores_what_was_asked_and_what_was_resolved(ratings_csv, tmp_pa
     assert runner.invoke(app, ["train", "--data", str(ratings_csv), "--out", str(run), "--epochs", "2"]).exit_code == 0
     saved = _saved(run)
     assert saved["config"]["embedding_dim"] is None  # left to the objective's default
-    assert saved["resolved"]["embedding_dim"] == 32 and saved["resolved"]["optimizer"] in (
+    assert saved["resolved"]["embedding_dim"] == 64 and saved["resolved"]["optimizer"] in (
         "adam",
         "sparse_adam",
         "rowwise_adagrad",

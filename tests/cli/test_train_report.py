@@ -92,7 +92,10 @@ def test_a_model_without_epochs_reports_no_history(ratings_csv, tmp_path, model,
 # ---------------------------------------------------------------------------- early stopping off
 def test_no_early_stopping_runs_exactly_the_epochs_asked(ratings_csv, tmp_path):
     # with patience 1 these settings stop well before 30 epochs ...
-    stopped = trained(ratings_csv, tmp_path / "stopped", "--epochs", "30", "--embedding-dim", "4", "--patience", "1")
+    fast = ("--set", "refit=false", "--set", "learning_rate=0.1")
+    stopped = trained(
+        ratings_csv, tmp_path / "stopped", "--epochs", "30", "--embedding-dim", "4", "--patience", "1", *fast
+    )
     assert stopped["resolved"]["patience"] == 1 and stopped["epochs_run"] < 30
     assert stopped["epochs_run"] - stopped["best_epoch"] == 1
     # ... and run all of them with early stopping off, on every training row, with no validation loss

@@ -189,16 +189,17 @@ def test_config_stays_as_asked_and_fit_records_what_it_used(tiny):
     model.fit(tiny)
     assert model.config is config
     used = model.resolved_config_
-    assert (used.embedding_dim, used.learning_rate, used.weight_decay, used.decay_mode) == (32, 0.05, 3e-3, "per_row")
-    assert (used.batch_size, used.patience, used.refit, used.optimizer, used.n_negatives) == (
+    assert (used.embedding_dim, used.learning_rate, used.weight_decay, used.decay_mode) == (64, 0.02, 2.5e-3, "per_row")
+    assert (used.batch_size, used.patience, used.refit, used.optimizer, used.n_negatives, used.global_bias) == (
         1,
         3,
-        False,
+        True,
         "rowwise_adagrad",
         None,
+        False,
     )
     assert (used.engine, used.device, used.threads) == ("numba", "cpu", 1) and used.device == model.device_
-    assert model.net_.user_embedding.weight.shape[1] == 32
+    assert model.net_.user_embedding.weight.shape[1] == 64
     torch_used = EmbeddingRecommender(config.replace(engine="torch")).fit(tiny).resolved_config_
     assert (torch_used.engine, torch_used.learning_rate, torch_used.batch_size, torch_used.optimizer) == (
         "torch",
@@ -206,6 +207,7 @@ def test_config_stays_as_asked_and_fit_records_what_it_used(tiny):
         1024,
         "adam",
     )
+    assert (torch_used.embedding_dim, torch_used.refit, torch_used.global_bias) == (32, False, True)
 
 
 @pytest.mark.parametrize(

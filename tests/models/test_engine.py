@@ -203,7 +203,7 @@ def test_auto_picks_numba_for_ratings_on_the_cpu_and_torch_otherwise(tiny):
         "numba",
         "rowwise_adagrad",
         1,
-        0.05,
+        0.02,
     )
     assert used(objective="ranking").engine == "torch"
     assert used(optimizer="adam").engine == "torch" and used(batch_size=64).engine == "torch"
