@@ -144,7 +144,9 @@ def main() -> None:
         "",
         "Each dataset's best settings are then scored on both datasets' validation parts over the same seeds; the "
         "*candidate* is the one with the larger summed gain over the defaults (positive: better than the defaults). "
-        f"A default moves to the candidate only when it gains more than {MARGIN:.1%} on both datasets.",
+        f"A default moves to the candidate only when it gains more than {MARGIN:.1%} on both datasets. The defaults "
+        "scored here are the current ones: those this procedure moved (the numba rating engine's, the ranking "
+        "objective's, ALS's), with their earlier values and gains, are listed in docs/tuning.md.",
         "",
         "| model | candidate | gain, " + " | gain, ".join(DATASETS) + " | verdict |",
         "|---|---|" + "---:|" * len(DATASETS) + "---|",

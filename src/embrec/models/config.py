@@ -135,8 +135,8 @@ class EmbeddingConfig(ModelConfig):
     model_name: ClassVar[str] = "embedding"
     renamed_keys: ClassVar[Mapping[str, str]] = {"regularization": "decay_mode"}
     #: What ``embrec tune`` tries when the objective is left to the data. The ranges span both
-    #: engines' step sizes (Adam 4e-3, row-wise Adagrad 0.05) and both objectives' decay (3e-3 per
-    #: row for rating, 1.0 decoupled for ranking); the global offset and the refit on all training
+    #: engines' step sizes (Adam 4e-3, row-wise Adagrad 0.02) and both objectives' decay (3e-3 per
+    #: row for rating, 1.3 decoupled for ranking); the global offset and the refit on all training
     #: rows are tried both ways.
     search_space: ClassVar[SearchSpace] = {
         "embedding_dim": Choice((16, 32, 64, 128)),
