@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,11 @@ class EmbeddingRecommender(Recommender):
     config_class = EmbeddingConfig
     can_fold_in = True
     can_score_history = True
+    #: What trains the rating objective on the numba engine: ``None`` is
+    #: :func:`embrec.models.engine_numba.train_rating` (this process alone);
+    #: :func:`embrec.distributed.fit_distributed` sets it, for one fit, to a trainer that runs the same
+    #: engine across the ranks of a process group (:mod:`embrec.distributed.dsgd`).
+    rating_trainer: Callable[..., Any] | None = None
     config: EmbeddingConfig
     resolved_class = ResolvedEmbeddingConfig
     resolved_config_: ResolvedEmbeddingConfig
@@ -197,7 +202,7 @@ class EmbeddingRecommender(Recommender):
         if len(val_rows):
             validation = engine.held_out(data, train.users[val_rows], train.items[val_rows], ratings[val_rows], scale)
         net = self._new_net(train, device, gen, self._global_bias(data.mean))
-        result = engine.train_rating(
+        result = (self.rating_trainer or engine.train_rating)(
             net,
             self.resolved_config_,
             data,

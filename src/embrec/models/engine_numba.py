@@ -60,6 +60,7 @@ __all__ = [
     "Params",
     "RowwiseAdagrad",
     "block_ratings",
+    "cell_steps",
     "held_out",
     "n_blocks",
     "net_params",
@@ -67,7 +68,9 @@ __all__ = [
     "rating_epoch",
     "rating_loss",
     "rating_step",
+    "rows_loss",
     "scaled",
+    "step_constants",
     "train_rating",
     "validation_mask",
 ]
@@ -508,9 +511,18 @@ def _epoch(
     return total
 
 
+#: One cell's steps (``_cell``'s kernel, called from Python): what a rank of a distributed run
+#: (:mod:`embrec.distributed.dsgd`) runs for each of its cells, so that its model is this engine's.
+cell_steps = _cell
+
+
 def _hyper(learning_rate: float, weight_decay: float, bias_weight_decay: float) -> tuple[np.float32, ...]:
     f32 = np.float32
     return f32(learning_rate), f32(2 * weight_decay), f32(2 * bias_weight_decay), f32(EPS)
+
+
+#: The float32 constants ``(lr, 2 * weight_decay, 2 * bias_weight_decay, eps)`` the step kernels take.
+step_constants = _hyper
 
 
 def rating_epoch(
@@ -595,6 +607,10 @@ def _loss(users, items, y, P, Q, bu, bi, g):
             total += e * e
         partial[c] = total
     return partial.sum()
+
+
+#: The summed squared error of the given rows (compiled; rows index the arrays passed).
+rows_loss = _loss
 
 
 def rating_loss(users: np.ndarray, items: np.ndarray, targets: np.ndarray, params: Params) -> float:
