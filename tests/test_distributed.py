@@ -6,8 +6,11 @@ planted data, and rank 0 writes its model's tables for the test to compare.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +116,57 @@ def test_fit_distributed_needs_a_process_group_and_the_rating_engine():
 
     with pytest.raises(ConfigError, match="torchrun"):
         fit_distributed(create("embedding", **SETTINGS), _data())
+
+
+# ---------------------------------------------------------------------------- the command line
+def _embrec(*argv: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "embrec", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def ratings_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "ratings.csv"
+    _data().to_frame().to_csv(path, index=False)
+    return path
+
+
+def test_train_with_two_workers_writes_the_run_one_process_writes(ratings_csv, tmp_path):
+    common = ("--data", str(ratings_csv), "--epochs", "8", "--set", "refit=false", "--json")
+    two = _embrec("train", *common, "--out", str(tmp_path / "two"), "--nproc", "2")
+    assert two.returncode == 0, two.stderr[-3000:]
+    info = json.loads(two.stdout)  # rank 0 alone prints
+    assert info["world_size"] == 2 and info["sharding"]["method"] == "dsgd-row-wise"
+    one = _embrec("train", *common, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-3000:]
+    alone = json.loads(one.stdout)
+    assert alone["world_size"] == 1 and "sharding" not in alone
+    assert info["test_rmse"] == alone["test_rmse"] and info["best_epoch"] == alone["best_epoch"]
+    # the run folder is an ordinary one: it loads and recommends the same lists
+    lists = [_embrec("recommend", str(tmp_path / run), "--user", "1", "-n", "5", "--json") for run in ("two", "one")]
+    assert all(r.returncode == 0 for r in lists), lists[0].stderr
+    assert json.loads(lists[0].stdout) == json.loads(lists[1].stdout)
+
+
+def test_nproc_refuses_what_it_cannot_train_before_starting_workers(ratings_csv, tmp_path):
+    done = _embrec(
+        "train", "--data", str(ratings_csv), "--objective", "ranking", "--nproc", "2", "--out", str(tmp_path / "r")
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--nproc trains the rating objective" in done.stderr and not (tmp_path / "r").exists()
+
+
+def test_a_worker_that_cannot_reach_the_rendezvous_names_the_address(ratings_csv, tmp_path):
+    port = _free_port()  # nobody listens there
+    env = {"WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+           "EMBREC_RENDEZVOUS_TIMEOUT": "3"}  # fmt: skip
+    done = _embrec("train", "--data", str(ratings_csv), "--out", str(tmp_path / "r"), env=env, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr and "worker 1 of 2" in done.stderr
+    assert not (tmp_path / "r").exists()

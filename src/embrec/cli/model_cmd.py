@@ -198,7 +198,7 @@ def train(
             "--embedding-dim",
             min=1,
             max=MAX_EMBEDDING_DIM,
-            help="Length of each user and item vector (default 32 for rating, 64 for ranking; notebook 16).",
+            help="Length of each user and item vector (default 64; 32 for rating on the torch engine; notebook 16).",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -235,13 +235,19 @@ def train(
     ] = None,
     learning_rate: Annotated[
         float | None,
-        typer.Option("--learning-rate", help="Adam's step size (default 4e-3; notebook 0.01).", rich_help_panel=MODEL),
+        typer.Option(
+            "--learning-rate",
+            help="Step size: row-wise Adagrad's on the numba engine (default 0.02), Adam's on torch (default 4e-3 for "
+            "rating, 5e-3 for ranking; notebook 0.01).",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     weight_decay: Annotated[
         float | None,
         typer.Option(
             "--weight-decay",
-            help="L2 strength on the vectors (default 3e-3 for rating; 1.0 for ranking, less for over 943 users; notebook 0). "
+            help="L2 strength on the vectors (default 2.5e-3 for rating, 3e-3 on torch; 1.3 for ranking, less for over 943 users; "
+            "notebook 0). "
             "For a baseline: --set weight_decay=VALUE.",
             rich_help_panel=MODEL,
         ),
@@ -273,6 +279,18 @@ def train(
             "--threads", min=1, max=MAX_THREADS, help="CPU threads while training (default 1).", rich_help_panel=MODEL
         ),
     ] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            min=1,
+            max=MAX_THREADS,
+            help="Worker processes to train with on this machine (torch.distributed, gloo): the rating objective's "
+            "tables are sharded across them and the model is the same as one process trains. For a cluster: "
+            "torchrun --nnodes N --nproc-per-node M -m embrec train ... (docs/distributed.md).",
+            rich_help_panel=MODEL,
+        ),
+    ] = 1,
     force: Annotated[bool, typer.Option("--force", help="Replace --out when it already holds a trained run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -292,17 +310,36 @@ def train(
         device=device,
         threads=threads,
     )
+    from embrec.distributed.launch import world_from_env
+
     recommender = _settings(model, str(getattr(preset, "value", preset)), objective, config_file, set_ or [], shortcuts)
     _check_run_folder(out, force)  # before training: a refusal afterwards would waste it
-    interactions, parts = data_and_split(data_opts, split_opts, split_dir)
-    started = time.perf_counter()
-    if as_json:
-        recommender.fit(parts.train)
+    world = world_from_env()
+    if nproc > 1 and world is None:
+        _check_distributable(recommender)
+        raise typer.Exit(_run_workers(nproc))
+    if world is not None:
+        from embrec.distributed import fit_distributed
+        from embrec.distributed.launch import join, leave
+
+        join(world)  # before the data is read: a worker that cannot reach the others fails at once
+        try:
+            interactions, parts = data_and_split(data_opts, split_opts, split_dir)
+            started = time.perf_counter()
+            fit_distributed(recommender, parts.train)
+        finally:
+            leave()
+        if not world.leader:
+            return  # rank 0 writes the run folder and prints the result
     else:
-        epochs_total = getattr(recommender.config, "epochs", 1)
-        bar, update = _progress_bar(epochs_total)
-        with bar:
-            recommender.fit(parts.train, progress=update)
+        interactions, parts = data_and_split(data_opts, split_opts, split_dir)
+        started = time.perf_counter()
+        if as_json:
+            recommender.fit(parts.train)
+        else:
+            bar, update = _progress_bar(getattr(recommender.config, "epochs", 1))
+            with bar:
+                recommender.fit(parts.train, progress=update)
     fit_seconds = time.perf_counter() - started
     device_name = str(getattr(recommender, "device_", None) or "cpu")  # the closed-form baselines compute with numpy
     peak = _peak_memory(device_name)
@@ -326,6 +363,11 @@ def train(
         if getattr(recommender, f"{key}_", None) is not None:
             result[key] = getattr(recommender, f"{key}_")
     result["train_seconds"] = round(float(getattr(recommender, "train_seconds_", fit_seconds)), 4)
+    result["world_size"] = 1 if world is None else world.size
+    if world is not None:
+        from embrec.distributed import sharding_plan
+
+        result["sharding"] = sharding_plan(recommender, world.size)
     result["device"] = device_name
     result["threads"] = getattr(recommender.resolved_config_, "threads", None)  # None: on a GPU, or no such setting
     result |= peak
@@ -353,6 +395,56 @@ def train(
         table.add_row(key, shown)
     console.print(table)
     console.print(f"saved to [bold]{out}[/]")
+
+
+def _check_distributable(recommender: Any) -> None:
+    """Refuse, before any worker starts, a model that training across processes cannot train."""
+    from embrec.models.embedding import EmbeddingRecommender
+
+    cfg = getattr(recommender, "config", None)
+    if not isinstance(recommender, EmbeddingRecommender) or cfg is None:
+        raise ConfigError(
+            f"--nproc trains the embedding model (rating objective); model {recommender.name!r} trains in one process."
+        )
+    if cfg.objective == "ranking" or cfg.engine == "torch" or str(cfg.device).startswith("cuda"):
+        raise ConfigError(
+            "--nproc trains the rating objective on the CPU's numba engine; leave out --objective ranking, "
+            "engine=torch and --device cuda (or train in one process without --nproc)."
+        )
+
+
+def _run_workers(nproc: int) -> int:
+    """Run this command as ``nproc`` workers (torchrun, standalone on 127.0.0.1); their exit status.
+
+    Rank 0's output comes through; on a failure the workers' one-line errors are shown once each
+    (torchrun's own report of the failed worker is left out)."""
+    import subprocess
+
+    from embrec.distributed.launch import local_command
+
+    argv = _without_nproc(sys.argv[1:])
+    done = subprocess.run(local_command(nproc, argv), stdout=None, stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode:
+        lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        for line in dict.fromkeys(lines) or done.stderr.splitlines()[-20:]:
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return 2 if lines else done.returncode
+    return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word == "--nproc":
+            skip = True
+            continue
+        if word.startswith("--nproc="):
+            continue
+        out.append(word)
+    return out
 
 
 def _load(run: Path) -> Any:

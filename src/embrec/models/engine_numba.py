@@ -609,8 +609,10 @@ def _loss(users, items, y, P, Q, bu, bi, g):
     return partial.sum()
 
 
-#: The summed squared error of the given rows (compiled; rows index the arrays passed).
-rows_loss = _loss
+#: The summed squared error of the given rows (rows index the arrays passed): the same kernel
+#: compiled without threads, for many small calls (a distributed rank's held-out cells), where
+#: starting the thread pool each call costs more than the rows.
+rows_loss = njit(fastmath=True, error_model="numpy", cache=True)(_loss.py_func)
 
 
 def rating_loss(users: np.ndarray, items: np.ndarray, targets: np.ndarray, params: Params) -> float:
