@@ -17,8 +17,9 @@ the same kernel, so the model is the same bit for bit whatever ``W`` (a one-rank
 held-out loss of early stopping is summed over ranks after one more pass of the item blocks, which
 each rank scores against its own users' held-out rows.
 
-Per epoch a rank sends at most every item block once per stratum boundary: ``n_items x (d + 3) x 4``
-bytes over the ``k`` strata of training and as many again for the held-out pass (``docs/distributed.md``).
+An item block moves at most once per stratum boundary, ``k`` of them in training and ``k`` in the
+held-out pass: at most ``2 x k x n_items x (d + 3) x 4`` bytes per epoch for the whole run, and no user
+row ever moves (``docs/distributed.md``).
 """
 
 from __future__ import annotations
