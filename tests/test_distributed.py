@@ -6,6 +6,7 @@ planted data, and rank 0 writes its model's tables for the test to compare.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -170,3 +171,47 @@ def test_a_worker_that_cannot_reach_the_rendezvous_names_the_address(ratings_csv
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"127.0.0.1:{port}" in done.stderr and "worker 1 of 2" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):  # the task ended while we looked
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
+def test_a_worker_killed_mid_training_stops_the_run_and_leaves_the_old_run_intact(tmp_path):
+    import signal
+    import time
+
+    big = tmp_path / "big.csv"
+    planted("ml-1m", rows=400_000, seed=1, figures=False)[0].to_frame().to_csv(big, index=False)
+    out = tmp_path / "run"
+    ratings = big
+    first = _embrec("train", "--data", str(ratings), "--epochs", "2", "--out", str(out), "--json")
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    argv = ["train", "--data", str(ratings), "--no-early-stopping", "--epochs", "2000", "--out", str(out), "--force"]
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "embrec", *argv, "--nproc", "2"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline:  # parent -> torchrun -> two workers
+            workers = [w for t in _children(parent.pid) for w in _children(t)]
+            time.sleep(0.5)
+        assert len(workers) == 2, "the workers did not start"
+        time.sleep(8)  # loading the data, then into the epochs
+        os.kill(workers[1], signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = parent.communicate(timeout=90)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert parent.returncode == 2 and "Traceback" not in err
+    assert "error:" in err and "nothing was written" in err, err[-2000:]
+    assert time.monotonic() - killed < 60  # the other worker was stopped, not left waiting
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the old run, untouched

@@ -114,7 +114,7 @@ def test_a_large_catalogue_resolves_to_the_sampled_softmax_and_its_defaults():
         SAMPLED_DEFAULTS["weight_decay"],
     )
     small = EmbeddingConfig(objective="ranking").resolve(n_users=943, n_items=1_682, device="cpu")
-    assert (small.n_negatives, small.optimizer, small.batch_size, small.learning_rate) == (None, "adamw", 64, 5e-3)
+    assert (small.n_negatives, small.optimizer, small.batch_size, small.learning_rate) == (None, "adamw", 64, 4e-3)
     asked = EmbeddingConfig(objective="ranking", learning_rate=0.01, batch_size=128)
     mine = asked.resolve(n_users=162_541, n_items=59_047, device="cpu")
     assert (mine.learning_rate, mine.batch_size) == (0.01, 128)  # what is asked for wins
@@ -128,7 +128,7 @@ def test_the_full_softmax_decay_falls_with_the_batches_an_epoch_and_what_is_aske
         assert cfg.n_negatives is None  # the full softmax
         return cfg.weight_decay
 
-    assert decay(30) == decay(943) == 1.3  # up to ml-100k's 15 batches: the derived 1.3
-    assert decay(6_040) == pytest.approx(1.3 * (943 / 6_040) ** 0.5)  # ML-1M's users: 0.51
-    assert decay(6_040, batch_size=410) == 1.3  # no more batches than ml-100k's
+    assert decay(30) == decay(943) == 1.0  # up to ml-100k's 15 batches: the measured 1.0
+    assert decay(6_040) == pytest.approx((943 / 6_040) ** 0.5)  # ML-1M's users: 0.395
+    assert decay(6_040, batch_size=410) == 1.0  # no more batches than ml-100k's
     assert decay(6_040, weight_decay=2.0) == 2.0

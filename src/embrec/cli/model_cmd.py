@@ -238,7 +238,7 @@ def train(
         typer.Option(
             "--learning-rate",
             help="Step size: row-wise Adagrad's on the numba engine (default 0.02), Adam's on torch (default 4e-3 for "
-            "rating, 5e-3 for ranking; notebook 0.01).",
+            "rating and ranking; notebook 0.01).",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -246,7 +246,7 @@ def train(
         float | None,
         typer.Option(
             "--weight-decay",
-            help="L2 strength on the vectors (default 2.5e-3 for rating, 3e-3 on torch; 1.3 for ranking, less for over 943 users; "
+            help="L2 strength on the vectors (default 2.5e-3 for rating, 3e-3 on torch; 1.0 for ranking, less for over 943 users; "
             "notebook 0). "
             "For a baseline: --set weight_decay=VALUE.",
             rich_help_panel=MODEL,
@@ -327,6 +327,12 @@ def train(
             interactions, parts = data_and_split(data_opts, split_opts, split_dir)
             started = time.perf_counter()
             fit_distributed(recommender, parts.train)
+        except RuntimeError as exc:  # gloo's word for a peer that went away mid-training
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EmbrecError(
+                f"worker {world.rank} of {world.size} lost the others mid-training ({first}); nothing was written to "
+                f"{out}. Start the run again."
+            ) from None
         finally:
             leave()
         if not world.leader:
@@ -425,10 +431,14 @@ def _run_workers(nproc: int) -> int:
     argv = _without_nproc(sys.argv[1:])
     done = subprocess.run(local_command(nproc, argv), stdout=None, stderr=subprocess.PIPE, text=True, check=False)
     if done.returncode:
-        lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-        for line in dict.fromkeys(lines) or done.stderr.splitlines()[-20:]:
+        lines = list(dict.fromkeys(line for line in done.stderr.splitlines() if line.startswith("error:")))
+        if not lines:  # a worker died without a word (killed, out of memory): torchrun's report says which
+            stopped = [line.strip() for line in done.stderr.splitlines() if "exitcode" in line or "Signal" in line]
+            why = "; ".join(dict.fromkeys(stopped)) or f"torchrun exited with {done.returncode}"
+            lines = [f"error: a worker of {nproc} stopped before training ended ({why}); nothing was written to --out."]
+        for line in lines:
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
-        return 2 if lines else done.returncode
+        return 2
     return 0
 
 
