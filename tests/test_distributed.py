@@ -215,3 +215,21 @@ def test_a_worker_killed_mid_training_stops_the_run_and_leaves_the_old_run_intac
     assert "error:" in err and "nothing was written" in err, err[-2000:]
     assert time.monotonic() - killed < 60  # the other worker was stopped, not left waiting
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the old run, untouched
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_top_n_for_every_user_split_across_workers_is_the_one_process_file(ratings_csv, tmp_path, suffix):
+    run = tmp_path / "run"
+    trained = _embrec("train", "--data", str(ratings_csv), "--epochs", "3", "--out", str(run), "--json")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    one, two = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
+    assert _embrec("recommend", str(run), "--all-users", "-n", "7", "--out", str(one)).returncode == 0
+    done = _embrec("recommend", str(run), "--all-users", "-n", "7", "--out", str(two), "--nproc", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    if suffix == ".csv":
+        assert two.read_bytes() == one.read_bytes()
+    else:
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(pd.read_parquet(two), pd.read_parquet(one))
+    assert sorted(p.name for p in tmp_path.iterdir() if ".part" in p.name) == []  # no part file left behind

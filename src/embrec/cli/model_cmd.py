@@ -435,7 +435,9 @@ def _run_workers(nproc: int) -> int:
         if not lines:  # a worker died without a word (killed, out of memory): torchrun's report says which
             stopped = [line.strip() for line in done.stderr.splitlines() if "exitcode" in line or "Signal" in line]
             why = "; ".join(dict.fromkeys(stopped)) or f"torchrun exited with {done.returncode}"
-            lines = [f"error: a worker of {nproc} stopped before training ended ({why}); nothing was written to --out."]
+            lines = [
+                f"error: a worker of {nproc} stopped before the command finished ({why}); nothing was written to --out."
+            ]
         for line in lines:
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         return 2
@@ -500,16 +502,36 @@ def recommend(
         ),
     ] = None,
     retrieval: RetrievalOption = RetrievalChoice.auto,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            min=1,
+            max=MAX_THREADS,
+            help="With --all-users: worker processes that each rank a share of the users (torch.distributed); "
+            "rank 0 merges their lists into --out, the same file one process writes.",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Top-N recommendations for one user, or for every user into a CSV or Parquet file."""
+    from embrec.distributed.launch import world_from_env
+
     if all_users == (user is not None):
         raise ConfigError("give exactly one of --user ID or --all-users.")
     if all_users and out is None:
         raise ConfigError("--all-users writes a file: add --out FILE.csv.")
+    if nproc > 1 and not all_users:
+        raise ConfigError("--nproc splits --all-users across processes; one user's list needs one.")
     if all_users and out is not None:
         _check_file(out)  # before ranking every user, not after
+    world = world_from_env() if all_users else None
+    if nproc > 1 and world is None:
+        raise typer.Exit(_run_workers(nproc))
     model = _load(run)
+    if all_users and out is not None and world is not None:
+        _recommend_across(model, world, n, not include_seen, retrieval.value, out)
+        return
     if all_users and out is not None:
         frames = model.iter_recommend(None, n, exclude_seen=not include_seen, retrieval=retrieval.value)
         rows, users = _write_lists(frames, out)
@@ -520,6 +542,70 @@ def recommend(
         print_json({"user": user, "recommendations": frame.drop(columns="user").to_dict(orient="records")})
         return
     _table(frame.drop(columns="user"), f"top {n} for user {user}")
+
+
+def _recommend_across(model: Any, world: Any, n: int, exclude_seen: bool, retrieval: str, out: Path) -> None:
+    """This worker's share of every user's top-``n`` (contiguous, in user order) into a part file
+    beside ``out``; rank 0 then joins the parts, in rank order, into ``out`` (whole or not at all)."""
+    import numpy as np
+    import torch.distributed as dist
+
+    from embrec.atomic import write_with
+    from embrec.distributed.launch import join, leave
+
+    mode = model.retrieval_mode(retrieval, len(model.user_ids_))  # the whole request's, on every worker
+    share = np.array_split(np.asarray(model.user_ids_), world.size)[world.rank]
+    part = _part(out, world.rank, world.size)
+    join(world)
+    try:
+        _write_lists(model.iter_recommend(share, n, exclude_seen=exclude_seen, retrieval=mode), part)
+        dist.barrier()  # every part written
+        if world.leader:
+            parts = [_part(out, r, world.size) for r in range(world.size)]
+            write_with(out, lambda tmp: _join_parts(parts, tmp, parquet=out.suffix.lower() == ".parquet"))
+            console.print(
+                f"wrote recommendations for {len(model.user_ids_):,} users to [bold]{out}[/] ({world.size} workers)"
+            )
+        dist.barrier()  # the parts are read before any is removed
+    except RuntimeError as exc:  # gloo's word for a peer that went away
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EmbrecError(
+            f"worker {world.rank} of {world.size} lost the others ({first}); nothing was written to {out}."
+        ) from None
+    finally:
+        part.unlink(missing_ok=True)
+        leave()
+
+
+def _part(out: Path, rank: int, size: int) -> Path:
+    """Worker ``rank``'s part file beside ``out`` (hidden; the same suffix, so the same format)."""
+    return out.with_name(f".{out.stem}.part{rank}-of-{size}{out.suffix}")
+
+
+def _join_parts(parts: list[Path], tmp: Path, *, parquet: bool) -> None:
+    if parquet:
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for part in parts:
+                source = pq.ParquetFile(part)
+                for group in range(source.num_row_groups):
+                    table = source.read_row_group(group)
+                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        return
+    with open(tmp, "wb") as handle:
+        for i, part in enumerate(parts):
+            with open(part, "rb") as source:
+                header = source.readline()
+                if i == 0:
+                    handle.write(header)
+                while chunk := source.read(1 << 20):
+                    handle.write(chunk)
 
 
 def _write_lists(frames: Iterator[Any], out: Path) -> tuple[int, int]:

@@ -228,6 +228,13 @@ class Recommender(ABC):
             items[rows], scores[rows] = block.items, block.scores
         return items, scores
 
+    def retrieval_mode(self, retrieval: Retrieval, n_users: int) -> str:
+        """``exact`` or ``ann``: what ``retrieval`` decides for a request of ``n_users`` users of this
+        model (``auto`` by the catalogue's size and the users'; a part of a request split across
+        processes passes the whole request's decision on, so its lists are the whole request's)."""
+        self._check_fitted()
+        return ann.resolve(retrieval, len(self.item_ids_), n_users, has_factors=self._has_factors())
+
     def iter_recommend_indexes(
         self,
         users: np.ndarray,
