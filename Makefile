@@ -13,7 +13,8 @@ $(BIN)/python:
 # torch first: a bare `torch` requirement would pull a multi-GB CUDA build
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[all,test]'
+	$(BIN)/pip install --quiet -e '.[all,distributed,test]'
+	$(BIN)/pip install --quiet --no-deps torchrec==1.8.0  # its fbgemm-gpu requirement is the CUDA build: the extra has the CPU one
 	touch $@
 
 # `. .venv/bin/activate` (as the README says) then finds the same datasets as `make demo` does

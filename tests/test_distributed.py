@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import torch.multiprocessing as mp
 
 from embrec.data.synthetic import planted
@@ -37,7 +38,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
+def _worker(rank: int, world: int, port: int, out: str, settings: dict) -> None:
     import torch.distributed as dist
 
     from embrec.distributed import fit_distributed
@@ -45,7 +46,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        model = fit_distributed(create("embedding", **SETTINGS), _data())
+        model = fit_distributed(create("embedding", **settings), _data())
         if rank == 0:
             net = model.net_
             np.savez(
@@ -57,13 +58,15 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
                 run=model.epochs_run_,
                 val=[r["val_loss"] for r in model.history_],
             )
+        dist.barrier()  # leave together, as `embrec train` does
     finally:
         dist.destroy_process_group()
 
 
-def _across(world: int, tmp_path: Path) -> dict[str, np.ndarray]:
+def _across(world: int, tmp_path: Path, settings: dict = SETTINGS) -> dict[str, np.ndarray]:
     out = tmp_path / f"world{world}.npz"
-    mp.start_processes(_worker, args=(world, _free_port(), str(out)), nprocs=world, join=True, start_method="spawn")
+    args = (world, _free_port(), str(out), settings)
+    mp.start_processes(_worker, args=args, nprocs=world, join=True, start_method="spawn")
     return dict(np.load(out))
 
 
@@ -85,6 +88,43 @@ def test_ranks_fit_the_same_model_as_one_process(world, alone, tmp_path):
     assert (int(got["best"]), int(got["run"])) == (alone.best_epoch_, alone.epochs_run_)
     expected = [r["val_loss"] for r in alone.history_]
     np.testing.assert_allclose(got["val"], expected, rtol=1e-9)  # sums over ranks add in another order
+
+
+#: the ranking objective's full softmax (torch engine), both tables split across the ranks
+RANKING = dict(objective="ranking", epochs=5, patience=2, seed=3)
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_ranks_fit_the_ranking_model_one_process_fits(world, tmp_path):
+    alone = create("embedding", **RANKING).fit(_data())
+    assert alone.resolved_config_.engine == "torch" and alone.resolved_config_.n_negatives is None
+    got = _across(world, tmp_path, RANKING)
+    net = alone.net_
+    # the same batches and steps; the log-sum-exp and the user rows' gradients are sums over ranks,
+    # added in another order, so the tables agree to float rounding, not bit for bit
+    for key, table in [("users", net.user_embedding), ("items", net.item_embedding), ("item_bias", net.item_bias)]:
+        np.testing.assert_allclose(got[key], table.weight.detach().numpy(), rtol=0, atol=1e-4)
+    assert (int(got["best"]), int(got["run"])) == (alone.best_epoch_, alone.epochs_run_)
+    np.testing.assert_allclose(got["val"], [r["val_loss"] for r in alone.history_], rtol=1e-6)
+
+
+def test_each_rank_holds_only_its_share_of_the_items_and_their_ratings():
+    from embrec.distributed.softmax import item_share, shares
+    from embrec.models.training import UserRows
+
+    rows = UserRows(
+        indptr=torch.tensor([0, 2, 3, 3, 6, 7]), items=torch.tensor([0, 6, 3, 1, 2, 5, 4]),
+        weights=torch.tensor([1.0, 0.5, 1.0, 1.0, 1.0, 0.25, 1.0]), n_items=7,
+    )  # fmt: skip
+    bounds = shares(7, 2)
+    assert bounds.tolist() == [0, 3, 7] and shares(5, 2).tolist() == [0, 2, 5]
+    parts = [item_share(rows, int(bounds[r]), int(bounds[r + 1])) for r in (0, 1)]
+    assert [p[0].items.tolist() for p in parts] == [[0, 1, 2], [3, 0, 2, 1]]  # renumbered from each share's first
+    assert [p[0].indptr.tolist() for p in parts] == [[0, 1, 1, 1, 3, 3], [0, 1, 2, 2, 3, 4]]
+    assert sum(len(p[0].items) for p in parts) == len(rows.items)  # each rating on one rank
+    # summed over the ranks, each user's totals are the whole catalogue's
+    assert (parts[0][1] + parts[1][1]).tolist() == [1.5, 1.0, 0.0, 2.25, 1.0]
+    assert (parts[0][2] + parts[1][2]).tolist() == [2, 1, 0, 3, 1]
 
 
 def test_the_blocks_are_shared_unevenly_and_every_rank_holds_only_its_own():
@@ -155,12 +195,26 @@ def test_train_with_two_workers_writes_the_run_one_process_writes(ratings_csv, t
     assert json.loads(lists[0].stdout) == json.loads(lists[1].stdout)
 
 
-def test_nproc_refuses_what_it_cannot_train_before_starting_workers(ratings_csv, tmp_path):
-    done = _embrec(
-        "train", "--data", str(ratings_csv), "--objective", "ranking", "--nproc", "2", "--out", str(tmp_path / "r")
-    )
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["--set", "engine=torch"], "--nproc trains on the CPU"), (["--model", "ease"], "model 'ease' trains in one")],
+)
+def test_nproc_refuses_what_it_cannot_train_before_starting_workers(ratings_csv, tmp_path, argv, says):
+    done = _embrec("train", "--data", str(ratings_csv), *argv, "--nproc", "2", "--out", str(tmp_path / "r"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "--nproc trains the rating objective" in done.stderr and not (tmp_path / "r").exists()
+    assert says in done.stderr and not (tmp_path / "r").exists()
+
+
+def test_ranking_with_two_workers_reaches_the_one_process_quality(ratings_csv, tmp_path):
+    common = ("--data", str(ratings_csv), "--objective", "ranking", "--epochs", "6", "--json")
+    two = _embrec("train", *common, "--out", str(tmp_path / "two"), "--nproc", "2")
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = _embrec("train", *common, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-3000:]
+    info, alone = json.loads(two.stdout), json.loads(one.stdout)
+    assert info["world_size"] == 2 and info["sharding"]["method"] == "softmax-row-wise"
+    assert info["best_epoch"] == alone["best_epoch"]
+    assert info["test_ndcg@10"] == pytest.approx(alone["test_ndcg@10"], rel=0.02)
 
 
 def test_a_worker_that_cannot_reach_the_rendezvous_names_the_address(ratings_csv, tmp_path):
@@ -181,30 +235,40 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _weights(run: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(run / "weights.safetensors"))
+
+
+def _manifest_epoch(folder: Path) -> int:
+    with contextlib.suppress(OSError, ValueError, KeyError):  # not written yet, or being replaced
+        return int(json.loads((folder / "run0.json").read_text())["epoch"])
+    return 0
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
-def test_a_worker_killed_mid_training_stops_the_run_and_leaves_the_old_run_intact(tmp_path):
+def test_a_worker_killed_mid_training_stops_the_run_and_resume_finishes_it(tmp_path):
     import signal
     import time
 
     big = tmp_path / "big.csv"
     planted("ml-1m", rows=400_000, seed=1, figures=False)[0].to_frame().to_csv(big, index=False)
-    out = tmp_path / "run"
-    ratings = big
-    first = _embrec("train", "--data", str(ratings), "--epochs", "2", "--out", str(out), "--json")
+    out, checkpoints = tmp_path / "run", tmp_path / ".run.checkpoint"
+    first = _embrec("train", "--data", str(big), "--epochs", "2", "--out", str(out), "--json")
     assert first.returncode == 0, first.stderr[-2000:]
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    argv = ["train", "--data", str(ratings), "--no-early-stopping", "--epochs", "2000", "--out", str(out), "--force"]
+    argv = ["train", "--data", str(big), "--no-early-stopping", "--epochs", "60", "--out", str(out), "--force"]
     parent = subprocess.Popen(
         [sys.executable, "-m", "embrec", *argv, "--nproc", "2"], stderr=subprocess.PIPE, text=True
     )
     try:
         workers: list[int] = []
         deadline = time.monotonic() + 120
-        while len(workers) < 2 and time.monotonic() < deadline:  # parent -> torchrun -> two workers
-            workers = [w for t in _children(parent.pid) for w in _children(t)]
-            time.sleep(0.5)
-        assert len(workers) == 2, "the workers did not start"
-        time.sleep(8)  # loading the data, then into the epochs
+        while (len(workers) < 2 or _manifest_epoch(checkpoints) < 3) and time.monotonic() < deadline:
+            workers = [w for t in _children(parent.pid) for w in _children(t)]  # parent -> torchrun -> workers
+            time.sleep(0.02)
+        assert len(workers) == 2 and _manifest_epoch(checkpoints) >= 3, "the workers did not get to epoch 3"
         os.kill(workers[1], signal.SIGKILL)
         killed = time.monotonic()
         _, err = parent.communicate(timeout=90)
@@ -212,9 +276,90 @@ def test_a_worker_killed_mid_training_stops_the_run_and_leaves_the_old_run_intac
         if parent.poll() is None:
             parent.kill()
     assert parent.returncode == 2 and "Traceback" not in err
-    assert "error:" in err and "nothing was written" in err, err[-2000:]
+    assert "error:" in err and "nothing was written" in err and "--resume" in err, err[-2000:]
     assert time.monotonic() - killed < 60  # the other worker was stopped, not left waiting
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the old run, untouched
+    stopped_at = _manifest_epoch(checkpoints)
+    assert 3 <= stopped_at < 60  # killed part-way
+
+    resumed = _embrec(*argv, "--nproc", "2", "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len(json.loads(resumed.stdout)["history"]) == 60 and not checkpoints.exists()
+    # the model the uninterrupted run trains (one process trains the same tables bit for bit)
+    whole = _embrec(*argv[:-3], "--out", str(tmp_path / "whole"), "--json")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    got, expected = _weights(out), _weights(tmp_path / "whole")
+    assert got.keys() == expected.keys()
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stopping_worker(rank: int, world: int, port: int, folder: str, settings: dict, out: str) -> None:
+    import torch.distributed as dist
+
+    from embrec.distributed import fit_distributed
+    from embrec.distributed.checkpoint import Checkpoints
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+
+    def stop_at_3(epoch, total, record):
+        if epoch == 3 and not out:
+            raise _Stop  # after epoch 2's checkpoint, before epoch 3's
+
+    try:
+        with contextlib.suppress(_Stop):
+            model = fit_distributed(
+                create("embedding", **settings), _data(), progress=stop_at_3,
+                checkpoints=Checkpoints(Path(folder), rank, world, resume=bool(out)),
+            )  # fmt: skip
+            if rank == 0 and out:
+                net = model.net_
+                np.savez(out, users=net.user_embedding.weight.detach().numpy(),
+                         items=net.item_embedding.weight.detach().numpy(), n=len(model.history_))  # fmt: skip
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("settings", [dict(SETTINGS, refit=True), RANKING], ids=["rating-refit", "ranking"])
+def test_a_fit_stopped_part_way_resumes_to_the_uninterrupted_model(settings, tmp_path):
+    folder, out = tmp_path / "checkpoint", tmp_path / "resumed.npz"
+    for resumed in ("", str(out)):  # stopped at epoch 3, then resumed from epoch 2's checkpoint
+        args = (2, _free_port(), str(folder), settings, resumed)
+        mp.start_processes(_stopping_worker, args=args, nprocs=2, join=True, start_method="spawn")
+        if not resumed:
+            assert _manifest_epoch(folder) == 2
+    got, whole = dict(np.load(out)), _across(2, tmp_path, settings)
+    np.testing.assert_array_equal(got["users"], whole["users"])  # the same state taken back: the same steps
+    np.testing.assert_array_equal(got["items"], whole["items"])
+    assert int(got["n"]) == len(whole["val"])
+
+
+def test_resume_refuses_when_there_is_nothing_to_resume(ratings_csv, tmp_path):
+    common = ("train", "--data", str(ratings_csv), "--out", str(tmp_path / "r"), "--resume")
+    alone = _embrec(*common)
+    assert alone.returncode == 2 and "a run in one process has no checkpoints" in alone.stderr
+    none = _embrec(*common, "--nproc", "2")
+    assert none.returncode == 2 and "--resume found no checkpoint" in none.stderr and ".r.checkpoint" in none.stderr
+    assert "Traceback" not in alone.stderr + none.stderr
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    from embrec.distributed.checkpoint import Checkpoints
+
+    saved = Checkpoints(tmp_path, 0, 1).next_run({"epochs": 5}, lambda: ({"x": np.zeros(2)}, {}), lambda s: None)
+    saved.save({"epoch": 1, "history": [], "stopped": False, "best_loss": 1.0, "best_epoch": 1}, None)
+    other = Checkpoints(tmp_path, 0, 1, resume=True).next_run({"epochs": 6}, saved.get, saved.put)
+    with pytest.raises(ConfigError, match="differs in epochs"):
+        other.resume()
+    again = Checkpoints(tmp_path, 0, 1, resume=True).next_run({"epochs": 5}, saved.get, lambda s: None)
+    progress, best = again.resume()
+    assert progress["epoch"] == 1 and best is None
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

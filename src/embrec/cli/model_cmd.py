@@ -285,9 +285,29 @@ def train(
             "--nproc",
             min=1,
             max=MAX_THREADS,
-            help="Worker processes to train with on this machine (torch.distributed, gloo): the rating objective's "
-            "tables are sharded across them and the model is the same as one process trains. For a cluster: "
+            help="Worker processes to train with on this machine (torch.distributed, gloo): the embedding model's "
+            "tables are sharded across them and the model is the one a single process trains. For a cluster: "
             "torchrun --nnodes N --nproc-per-node M -m embrec train ... (docs/distributed.md).",
+            rich_help_panel=MODEL,
+        ),
+    ] = 1,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a run across processes (--nproc, torchrun) that stopped part-way, from the last epoch "
+            "it checkpointed (they are kept in .OUT.checkpoint beside --out until the run folder is written); "
+            "give the same command as the run that stopped.",
+            rich_help_panel=MODEL,
+        ),
+    ] = False,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every",
+            min=0,
+            help="With --nproc or torchrun: checkpoint every this many epochs for --resume (0: never; each worker "
+            "writes its share of the tables twice, the current and the best epoch's).",
             rich_help_panel=MODEL,
         ),
     ] = 1,
@@ -315,23 +335,40 @@ def train(
     recommender = _settings(model, str(getattr(preset, "value", preset)), objective, config_file, set_ or [], shortcuts)
     _check_run_folder(out, force)  # before training: a refusal afterwards would waste it
     world = world_from_env()
+    if resume:
+        _check_resumable(out, world is not None or nproc > 1)
     if nproc > 1 and world is None:
         _check_distributable(recommender)
-        raise typer.Exit(_run_workers(nproc))
+        raise typer.Exit(_run_workers(nproc, out))
+    checkpoints = None
     if world is not None:
         from embrec.distributed import fit_distributed
+        from embrec.distributed.checkpoint import Checkpoints, checkpoint_folder
         from embrec.distributed.launch import join, leave
 
         join(world)  # before the data is read: a worker that cannot reach the others fails at once
+        checkpoints = Checkpoints(checkpoint_folder(out), world.rank, world.size, resume=resume, every=checkpoint_every)
         try:
+            if world.leader and not resume:
+                checkpoints.clear()  # a new run: an earlier one's checkpoints are not its own
             interactions, parts = data_and_split(data_opts, split_opts, split_dir)
             started = time.perf_counter()
-            fit_distributed(recommender, parts.train)
+            fit_distributed(recommender, parts.train, checkpoints=checkpoints)
+            import torch.distributed as dist
+
+            dist.barrier()  # leave together: no worker closes its connections while another still reads
         except RuntimeError as exc:  # gloo's word for a peer that went away mid-training
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            latest = checkpoints.latest()
+            then = (
+                f"the checkpoint of epoch {latest} in {str(checkpoints.folder)!r} is kept: give the same command with "
+                "--resume to continue from it"
+                if latest is not None
+                else "start the run again"
+            )
             raise EmbrecError(
                 f"worker {world.rank} of {world.size} lost the others mid-training ({first}); nothing was written to "
-                f"{out}. Start the run again."
+                f"{out}; {then}."
             ) from None
         finally:
             leave()
@@ -388,6 +425,8 @@ def train(
             "train_seconds": result["train_seconds"],
         },
     )
+    if checkpoints is not None:
+        checkpoints.clear()  # the run folder holds the run now
     if as_json:
         print_json(result)
         return
@@ -403,6 +442,22 @@ def train(
     console.print(f"saved to [bold]{out}[/]")
 
 
+def _check_resumable(out: Path, distributed: bool) -> None:
+    """Refuse ``--resume`` when there is nothing to resume from."""
+    from embrec.distributed.checkpoint import Checkpoints, checkpoint_folder
+
+    folder = checkpoint_folder(out)
+    if not distributed:
+        raise ConfigError(
+            "--resume continues a run across processes (--nproc N, or torchrun), which checkpoints every epoch; "
+            "a run in one process has no checkpoints: train again without --resume."
+        )
+    if Checkpoints(folder, 0, 1).latest() is None:
+        raise ConfigError(
+            f"--resume found no checkpoint of --out {str(out)!r} (looked in {str(folder)!r}); train without --resume."
+        )
+
+
 def _check_distributable(recommender: Any) -> None:
     """Refuse, before any worker starts, a model that training across processes cannot train."""
     from embrec.models.embedding import EmbeddingRecommender
@@ -410,16 +465,16 @@ def _check_distributable(recommender: Any) -> None:
     cfg = getattr(recommender, "config", None)
     if not isinstance(recommender, EmbeddingRecommender) or cfg is None:
         raise ConfigError(
-            f"--nproc trains the embedding model (rating objective); model {recommender.name!r} trains in one process."
+            f"--nproc trains the embedding model (either objective); model {recommender.name!r} trains in one process."
         )
-    if cfg.objective == "ranking" or cfg.engine == "torch" or str(cfg.device).startswith("cuda"):
+    if str(cfg.device).startswith("cuda") or (cfg.objective != "ranking" and cfg.engine == "torch"):
         raise ConfigError(
-            "--nproc trains the rating objective on the CPU's numba engine; leave out --objective ranking, "
-            "engine=torch and --device cuda (or train in one process without --nproc)."
+            "--nproc trains on the CPU (gloo): the rating objective on the numba engine, the ranking objective's "
+            "full softmax on torch; leave out --device cuda and engine=torch (or train in one process without --nproc)."
         )
 
 
-def _run_workers(nproc: int) -> int:
+def _run_workers(nproc: int, out: Path | None = None) -> int:
     """Run this command as ``nproc`` workers (torchrun, standalone on 127.0.0.1); their exit status.
 
     Rank 0's output comes through; on a failure the workers' one-line errors are shown once each
@@ -438,6 +493,11 @@ def _run_workers(nproc: int) -> int:
             lines = [
                 f"error: a worker of {nproc} stopped before the command finished ({why}); nothing was written to --out."
             ]
+            if out is not None:
+                from embrec.distributed.checkpoint import Checkpoints, checkpoint_folder
+
+                if (latest := Checkpoints(checkpoint_folder(out), 0, 1).latest()) is not None:
+                    lines[0] += f" Its checkpoint of epoch {latest} is kept: give the same command with --resume."
         for line in lines:
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         return 2
@@ -527,7 +587,7 @@ def recommend(
         _check_file(out)  # before ranking every user, not after
     world = world_from_env() if all_users else None
     if nproc > 1 and world is None:
-        raise typer.Exit(_run_workers(nproc))
+        raise typer.Exit(_run_workers(nproc, out))
     model = _load(run)
     if all_users and out is not None and world is not None:
         _recommend_across(model, world, n, not include_seen, retrieval.value, out)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from embrec.distributed.checkpoint import Checkpoints, State
 from embrec.models.base import ProgressFn
 from embrec.models.config import ResolvedEmbeddingConfig
 from embrec.models.engine_numba import (
@@ -225,15 +226,29 @@ class ShardedRatingTrainer:
         dist.all_reduce(t, group=self.group)
         return float(t.item())
 
-    # ------------------------------------------------------------------ best epoch, and the result
-    def save(self) -> tuple[int, dict[int, ItemBlock], dict[int, ItemBlock]]:
-        return self.shift, {b: u.copy() for b, u in self.users.items()}, {j: q.copy() for j, q in self.items.items()}
+    # ------------------------------------------------------------------ best epoch, checkpoints, the result
+    _PARTS = ("vectors", "bias", "grad_vectors", "grad_bias")
 
-    def restore(self, saved: tuple[int, dict[int, ItemBlock], dict[int, ItemBlock]]) -> None:
-        shift, users, items = saved
-        self.move_to(shift)  # hold the same blocks as when it was saved, then take back their values
-        self.users = {b: u.copy() for b, u in users.items()}
-        self.items = {j: q.copy() for j, q in items.items()}
+    def save(self) -> State:
+        """A copy of this rank's blocks (named arrays) and the stratum they are placed for."""
+        arrays = {
+            f"{kind}{n}.{part}": getattr(block, part).copy()
+            for kind, blocks in (("user", self.users), ("item", self.items))
+            for n, block in blocks.items()
+            for part in self._PARTS
+        }
+        return arrays, {"shift": self.shift}
+
+    def restore(self, saved: State) -> None:
+        arrays, meta = saved
+        self.move_to(int(meta["shift"]))  # hold the same blocks as when it was saved, then take back their values
+        blocks: dict[str, dict[int, dict[str, np.ndarray]]] = {"user": {}, "item": {}}
+        for key, value in arrays.items():
+            name, part = key.split(".")
+            kind, n = name[:4], int(name[4:])
+            blocks[kind].setdefault(n, {})[part] = value.copy()
+        self.users = {b: ItemBlock(**parts) for b, parts in blocks["user"].items()}
+        self.items = {j: ItemBlock(**parts) for j, parts in blocks["item"].items()}
 
     def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The whole tables (engine order) on rank 0; ``None`` on the others."""
@@ -271,10 +286,12 @@ def train_rating_sharded(
     rating_range: float = 1.0,
     epochs: int | None = None,
     group: dist.ProcessGroup | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> TrainResult:
     """:func:`embrec.models.engine_numba.train_rating` across the ranks of ``group`` (the default group
     when ``None``): the same history, early stopping and best epoch on every rank; rank 0's ``net``
-    receives the whole trained tables, the other ranks' nets are left as they started."""
+    receives the whole trained tables, the other ranks' nets are left as they started. With
+    ``checkpoints``, each epoch's state is saved there (and taken back from there to resume)."""
     rank, world = dist.get_rank(group), dist.get_world_size(group)
     into = net_params(net)
     trainer = ShardedRatingTrainer(train, train.to_engine_order(into), validation, rank=rank, world=world, group=group)
@@ -292,9 +309,24 @@ def train_rating_sharded(
             loss = trainer.held_out_loss()
             return {"val_loss": loss, "val_rmse": math.sqrt(loss) * rating_range}
 
+    checkpoint = None
+    if checkpoints is not None:
+
+        def get() -> State:
+            arrays, meta = trainer.save()
+            return arrays, {**meta, "rng": rng.bit_generator.state}
+
+        def put(state: State) -> None:
+            trainer.restore(state)
+            rng.bit_generator.state = state[1]["rng"]
+
+        fingerprint = {"engine": "dsgd", "rows": len(train), "blocks": train.k, "epochs": epochs,
+                       "config": config.to_dict(), "held_out": 0 if validation is None else len(validation)}  # fmt: skip
+        checkpoint = checkpoints.next_run(fingerprint, get, put)
     result = run_epochs(
-        net, config, epoch_figures, watch, progress, epochs, (trainer.save, trainer.restore), rows=len(train)
-    )
+        net, config, epoch_figures, watch, progress, epochs, (trainer.save, trainer.restore), rows=len(train),
+        checkpoint=checkpoint,
+    )  # fmt: skip
     tables = trainer.gather()
     if tables is not None:
         P, Q, bu, bi = tables

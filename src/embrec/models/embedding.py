@@ -50,6 +50,10 @@ class EmbeddingRecommender(Recommender):
     #: :func:`embrec.distributed.fit_distributed` sets it, for one fit, to a trainer that runs the same
     #: engine across the ranks of a process group (:mod:`embrec.distributed.dsgd`).
     rating_trainer: Callable[..., Any] | None = None
+    #: What trains the ranking objective's full softmax: ``None`` is
+    #: :func:`embrec.models.training.train_ranking`; :func:`embrec.distributed.fit_distributed` sets it
+    #: to one that splits both tables across the ranks (:mod:`embrec.distributed.softmax`).
+    ranking_trainer: Callable[..., Any] | None = None
     config: EmbeddingConfig
     resolved_class = ResolvedEmbeddingConfig
     resolved_config_: ResolvedEmbeddingConfig
@@ -276,7 +280,7 @@ class EmbeddingRecommender(Recommender):
             )
 
         net = self._new_net(train, device, gen, 0.0)
-        result = train_ranking(
+        result = (self.ranking_trainer or train_ranking)(
             net,
             self.resolved_config_,
             per_user(fit_rows),

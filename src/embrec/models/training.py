@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -34,12 +34,16 @@ from embrec.models.losses import l2_rows, multinomial_loss, rating_mse
 from embrec.models.nn import DotProductNet
 from embrec.models.ranking_sampled import SampledNegatives, lazy_optimizer, sampled_ranking_epoch
 
-__all__ = ["RatingRows", "TrainResult", "UserRows", "run_epochs", "train_ranking", "train_rating"]
+__all__ = [
+    "RatingRows", "TrainResult", "UserRows", "run_epochs", "ranking_optimizer", "train_ranking", "train_rating",
+    "validation_users", "EVAL_USERS",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 _EVAL_CHUNK = 65_536
-_EVAL_USERS = 1_024
+#: Users per chunk of the full-softmax validation loss
+EVAL_USERS = 1_024
 _MAX_VAL_USERS = 10_000
 #: with sampled negatives the catalogue is large: the full validation softmax costs users x items
 _MAX_SAMPLED_VAL_USERS = 2_000
@@ -108,6 +112,15 @@ def _state_dict_keeper(net: DotProductNet) -> Keeper:
     return (lambda: copy.deepcopy(net.state_dict()), net.load_state_dict)
 
 
+class EpochCheckpoint(Protocol):
+    """Where :func:`run_epochs` keeps its progress after each epoch, and finds it to resume
+    (:class:`embrec.distributed.checkpoint.RunCheckpoint`); the engine's own state travels with it."""
+
+    def resume(self) -> tuple[dict[str, Any], Any] | None: ...
+
+    def save(self, progress: dict[str, Any], best: Any) -> None: ...
+
+
 class _EarlyStopper:
     def __init__(self, config: ResolvedEmbeddingConfig, enabled: bool, keeper: Keeper) -> None:
         self.config, self.enabled = config, enabled
@@ -128,6 +141,13 @@ class _EarlyStopper:
     def restore(self) -> None:
         if self.best_state is not None:
             self.load(self.best_state)
+
+    def progress(self) -> dict[str, Any]:
+        """What a checkpoint keeps of it, besides the best epoch's state."""
+        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch}
+
+    def resume(self, progress: dict[str, Any], best_state: Any) -> None:
+        self.best_loss, self.best_epoch, self.best_state = progress["best_loss"], progress["best_epoch"], best_state
 
 
 # ---------------------------------------------------------------------- rating objective
@@ -216,6 +236,7 @@ def run_epochs(
     keeper: Keeper | None = None,
     *,
     rows: int | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> TrainResult:
     """Run epochs, record their figures, stop early on the validation loss, restore the best.
 
@@ -228,13 +249,23 @@ def run_epochs(
     Each epoch's record holds its number (``epoch``), the figures, ``seconds`` (training and the
     validation loss) and, given ``rows`` (the training rows an epoch steps over), ``rows``: with
     ``seconds`` it gives the epoch's ratings per second.
+
+    With a ``checkpoint``, the loop's progress (history, early stopping, the kept best state) is saved
+    after every epoch, and a run that has one starts after its last epoch (``resume`` puts back the
+    engine's state); the result is the uninterrupted run's.
     """
     enabled = config.early_stopping and validation_figures is not None
     stopper = _EarlyStopper(config, enabled, keeper or _state_dict_keeper(net))
     history: TrainingHistory = []
     total = epochs or config.epochs
-    epoch = 0
-    for epoch in range(1, total + 1):
+    epoch, first, stopped = 0, 1, False
+    resumed = checkpoint.resume() if checkpoint is not None else None
+    if resumed is not None:
+        progress_then, best_state = resumed
+        history, epoch, stopped = progress_then["history"], progress_then["epoch"], progress_then["stopped"]
+        stopper.resume(progress_then, best_state)
+        first = total + 1 if stopped else epoch + 1
+    for epoch in range(first, total + 1):
         t0 = time.perf_counter()
         record: dict[str, float] = {"epoch": epoch, **epoch_figures()}
         _check_finite(record["train_loss"], epoch, config)
@@ -246,18 +277,24 @@ def run_epochs(
         history.append(record)
         if progress is not None:
             progress(epoch, total, record)
-        if stopper.update(epoch, record):
+        stopped = stopper.update(epoch, record)
+        if checkpoint is not None:
+            checkpoint.save({"epoch": epoch, "history": history, "stopped": stopped, **stopper.progress()},
+                            stopper.best_state)  # fmt: skip
+        if stopped:
             break
     stopper.restore()
     return TrainResult(history, stopper.best_epoch, epoch)
 
 
 # ---------------------------------------------------------------------- ranking objective
-def _ranking_optimizer(net: DotProductNet, config: ResolvedEmbeddingConfig) -> torch.optim.Optimizer:
-    vectors = [net.user_embedding.weight, net.item_embedding.weight]
+def ranking_optimizer(
+    vectors: list[torch.Tensor], biases: list[torch.Tensor], config: ResolvedEmbeddingConfig
+) -> torch.optim.Optimizer:
+    """The full softmax's AdamW: decoupled decay on the vectors (in that mode), none on the item biases."""
     decay = config.weight_decay if config.decay_mode == "decoupled" else 0.0
     return torch.optim.AdamW(
-        [{"params": vectors, "weight_decay": decay}, {"params": [net.item_bias.weight], "weight_decay": 0.0}],
+        [{"params": vectors, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}],
         lr=config.learning_rate,
     )
 
@@ -312,8 +349,8 @@ def _ranking_epoch(
 @torch.no_grad()
 def _ranking_loss(net: DotProductNet, data: UserRows, users: torch.Tensor) -> float:
     total, weight = 0.0, 0.0
-    for s in range(0, len(users), _EVAL_USERS):
-        batch = users[s : s + _EVAL_USERS]
+    for s in range(0, len(users), EVAL_USERS):
+        batch = users[s : s + EVAL_USERS]
         rows, items, weights = data.gather(batch)
         logits = net.user_embedding(batch) @ net.item_embedding.weight.T + net.item_bias.weight.T
         targets = torch.zeros_like(logits)
@@ -322,6 +359,16 @@ def _ranking_loss(net: DotProductNet, data: UserRows, users: torch.Tensor) -> fl
         total += float(summed)
         weight += float(w)
     return total / max(weight, 1e-12)
+
+
+def validation_users(active: torch.Tensor, config: ResolvedEmbeddingConfig, generator: torch.Generator) -> torch.Tensor:
+    """The validation users whose loss early stopping watches: all of ``active``, or a seeded sample of
+    them on a large validation set (the loss is a mean: a sample of users estimates it)."""
+    most = _MAX_VAL_USERS if config.n_negatives is None else _MAX_SAMPLED_VAL_USERS
+    if len(active) <= most:
+        return active
+    pick = torch.randperm(len(active), generator=generator)[:most].to(active.device)
+    return torch.sort(active[pick]).values
 
 
 def train_ranking(
@@ -340,16 +387,12 @@ def train_ranking(
     its own rows (:mod:`embrec.models.ranking_sampled`); else the full softmax with AdamW.
     """
     n_neg = config.n_negatives
-    most_val_users = _MAX_VAL_USERS if n_neg is None else _MAX_SAMPLED_VAL_USERS
-    val_users = None
-    if validation is not None:
-        val_users = validation.active_users()
-        if len(val_users) > most_val_users:  # the validation loss is a mean: a sample of users estimates it
-            pick = torch.randperm(len(val_users), generator=generator)[:most_val_users].to(val_users.device)
-            val_users = torch.sort(val_users[pick]).values
+    val_users = None if validation is None else validation_users(validation.active_users(), config, generator)
 
     if n_neg is None:
-        optimizer = _ranking_optimizer(net, config)
+        optimizer = ranking_optimizer(
+            [net.user_embedding.weight, net.item_embedding.weight], [net.item_bias.weight], config
+        )
 
         def epoch_figures() -> dict[str, float]:
             return {"train_loss": _ranking_epoch(net, config, train, optimizer, generator, n_neg)}
