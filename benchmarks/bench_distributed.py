@@ -1,8 +1,8 @@
 """One process against two: `embrec train` and `embrec train --nproc 2` side by side, in one run.
 
-Each row is a fresh `embrec train --json` (rating objective, numba engine, the default settings but
-no refit, so that the epochs compared are the same epochs), on ml-100k and on planted data of ML-1M's
-shape drawn at run time. Writes the "## Distributed training" section of docs/benchmarks.md:
+Each row is a fresh `embrec train --json` (either objective, the default settings but no refit, so
+that the epochs compared are the same epochs), on ml-100k, ml-latest-small and planted data of
+ML-1M's shape drawn at run time; two workers with and without per-epoch checkpoints. Writes the "## Distributed training" section of docs/benchmarks.md:
 
     EMBREC_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_distributed.py [--rows 1000000]
 """
@@ -23,20 +23,9 @@ from _report import machine, write_section  # noqa: E402
 from embrec.data.synthetic import planted  # noqa: E402
 
 
-def _train(data: list[str], nproc: int, out: Path) -> dict:
-    argv = [
-        sys.executable,
-        "-m",
-        "embrec",
-        "train",
-        *data,
-        "--set",
-        "refit=false",
-        "--out",
-        str(out),
-        "--json",
-        "--force",
-    ]
+def _train(data: list[str], objective: str, nproc: int, out: Path, extra: list[str]) -> dict:
+    argv = [sys.executable, "-m", "embrec", "train", *data, "--objective", objective, "--set", "refit=false",
+            "--out", str(out), "--json", "--force", *extra]  # fmt: skip
     if nproc > 1:
         argv += ["--nproc", str(nproc)]
     started = time.perf_counter()
@@ -54,34 +43,52 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         planted_csv = Path(tmp) / "planted.parquet"
         planted("ml-1m", rows=args.rows, seed=0, figures=False)[0].to_frame().to_parquet(planted_csv)
-        for label, data in (
-            ("ml-100k", ["--dataset", "ml-100k"]),
-            (f"planted ML-1M shape, {args.rows:,} rows", ["--data", str(planted_csv)]),
-        ):
-            for nproc in (1, 2):
-                info = _train(data, nproc, Path(tmp) / f"run{nproc}")
-                epoch = statistics.median(r["seconds"] for r in info["history"][1:] or info["history"])
-                rows.append((label, nproc, info, epoch))
-                print(label, nproc, round(epoch, 4), info["test_rmse"], flush=True)
+        planted_label = f"planted ML-1M shape, {args.rows:,} rows"
+        runs = [
+            (name, ["--dataset", name], objective, nproc, "every epoch")
+            for objective in ("rating", "ranking")
+            for name in ("ml-100k", "ml-latest-small")
+            for nproc in (1, 2)
+        ]
+        runs += [(planted_label, ["--data", str(planted_csv)], "rating", nproc, "every epoch") for nproc in (1, 2)]
+        runs.append((planted_label, ["--data", str(planted_csv)], "rating", 2, "none"))
+        for label, data, objective, nproc, checkpoints in runs:
+            extra = ["--checkpoint-every", "0"] if checkpoints == "none" else []
+            info = _train(data, objective, nproc, Path(tmp) / f"run{nproc}", extra)
+            epoch = statistics.median(r["seconds"] for r in info["history"][1:] or info["history"])
+            rows.append((label, objective, nproc, checkpoints if nproc > 1 else "-", info, epoch))
+            print(label, objective, nproc, checkpoints, round(epoch, 4), info.get("test_rmse"),
+                  info.get("test_ndcg@10"), flush=True)  # fmt: skip
     body = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}.",
         "",
         "Reproduce: `EMBREC_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_distributed.py`",
         "",
-        "`embrec train --json` in a fresh process for each row (rating objective on the numba engine, the defaults "
-        "with `refit=false`); `--nproc 2` starts two workers with torchrun on 127.0.0.1 (gloo) that shard the tables "
-        "by block (docs/distributed.md). *Epoch*: the median seconds of an epoch after the first (training and the "
-        "held-out loss); *wall*: the whole command, start-up and data loading included. The two workers share the "
-        "machine's 2 cores, so this shows the cost of the exchanges, not a speed-up: that needs cores or machines "
-        "the one process does not have.",
+        "`embrec train --json` in a fresh process for each row, the default settings with `refit=false` (so that "
+        "the epochs compared are the same epochs) on each dataset's default split: the rating objective on the "
+        "numba engine (DSGD across workers), the ranking objective's full softmax on torch (both tables split by "
+        "rows across workers). `--nproc 2` starts two workers with torchrun on 127.0.0.1 (gloo; "
+        "docs/distributed.md); they checkpoint every epoch unless `--checkpoint-every 0`. *Epoch*: the median "
+        "seconds of an epoch after the first (training, the held-out loss and the checkpoint); *wall*: the whole "
+        "command, start-up and data loading included; *vs 1 process*: the test figure of two workers over one "
+        "process's. The two workers share the machine's 2 cores, so this shows the cost of the exchanges, not a "
+        "speed-up: that needs cores or machines the one process does not have.",
         "",
-        "| data | processes | epoch (s) | epochs run | train (s) | wall (s) | test RMSE |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| data | objective | processes | checkpoints | epoch (s) | epochs run | train (s) | wall (s) | test | "
+        "vs 1 process |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, nproc, info, epoch in rows:
+    alone: dict[tuple[str, str], float] = {}
+    for label, objective, nproc, checkpoints, info, epoch in rows:
+        metric = "test_rmse" if objective == "rating" else "test_ndcg@10"
+        value = info[metric]
+        if nproc == 1:
+            alone[(label, objective)] = value
+        ratio = value / alone[(label, objective)]
         body.append(
-            f"| {label} | {nproc} | {epoch:.4f} | {info['epochs_run']} | {info['train_seconds']:.2f} | "
-            f"{info['wall']:.1f} | {info['test_rmse']:.4f} |"
+            f"| {label} | {objective} | {nproc} | {checkpoints} | {epoch:.4f} | {info['epochs_run']} | "
+            f"{info['train_seconds']:.2f} | {info['wall']:.1f} | {metric[5:].upper() if objective == 'rating' else 'NDCG@10'} "
+            f"{value:.4f} | {ratio:.4f} |"
         )
     write_section("Distributed training", "bench_distributed", "\n".join(body))
 

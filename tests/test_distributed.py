@@ -378,3 +378,24 @@ def test_top_n_for_every_user_split_across_workers_is_the_one_process_file(ratin
 
         pd.testing.assert_frame_equal(pd.read_parquet(two), pd.read_parquet(one))
     assert sorted(p.name for p in tmp_path.iterdir() if ".part" in p.name) == []  # no part file left behind
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_more_workers_than_users_leave_some_without_a_share_and_the_file_whole(tmp_path, suffix):
+    import pandas as pd
+
+    ratings = tmp_path / "two-users.csv"
+    pd.DataFrame(
+        {"user": [1] * 6 + [2] * 6, "item": list(range(6)) + list(range(3, 9)), "rating": [5, 4, 3, 2, 1, 5] * 2}
+    ).to_csv(ratings, index=False)
+    run = tmp_path / "run"
+    trained = _embrec("train", "--data", str(ratings), "--model", "popularity", "--out", str(run), "--json")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    one, three = tmp_path / f"one{suffix}", tmp_path / f"three{suffix}"
+    assert _embrec("recommend", str(run), "--all-users", "-n", "2", "--out", str(one)).returncode == 0
+    done = _embrec("recommend", str(run), "--all-users", "-n", "2", "--out", str(three), "--nproc", "3")
+    assert done.returncode == 0, done.stderr[-2000:]
+    if suffix == ".csv":
+        assert three.read_bytes() == one.read_bytes()
+    else:
+        pd.testing.assert_frame_equal(pd.read_parquet(three), pd.read_parquet(one))

@@ -618,10 +618,11 @@ def _recommend_across(model: Any, world: Any, n: int, exclude_seen: bool, retrie
     part = _part(out, world.rank, world.size)
     join(world)
     try:
-        _write_lists(model.iter_recommend(share, n, exclude_seen=exclude_seen, retrieval=mode), part)
+        if len(share):  # more workers than users leaves some without a share, and without a part
+            _write_lists(model.iter_recommend(share, n, exclude_seen=exclude_seen, retrieval=mode), part)
         dist.barrier()  # every part written
         if world.leader:
-            parts = [_part(out, r, world.size) for r in range(world.size)]
+            parts = [p for r in range(world.size) if (p := _part(out, r, world.size)).is_file()]
             write_with(out, lambda tmp: _join_parts(parts, tmp, parquet=out.suffix.lower() == ".parquet"))
             console.print(
                 f"wrote recommendations for {len(model.user_ids_):,} users to [bold]{out}[/] ({world.size} workers)"
@@ -662,7 +663,7 @@ def _join_parts(parts: list[Path], tmp: Path, *, parquet: bool) -> None:
         for i, part in enumerate(parts):
             with open(part, "rb") as source:
                 header = source.readline()
-                if i == 0:
+                if i == 0:  # the first part's header; the others' are the same line
                     handle.write(header)
                 while chunk := source.read(1 << 20):
                     handle.write(chunk)
