@@ -184,6 +184,8 @@ def test_train_with_two_workers_writes_the_run_one_process_writes(ratings_csv, t
     assert two.returncode == 0, two.stderr[-3000:]
     info = json.loads(two.stdout)  # rank 0 alone prints
     assert info["world_size"] == 2 and info["sharding"]["method"] == "dsgd-row-wise"
+    peaks = info["peak_rss_mib_per_worker"]
+    assert len(peaks) == 2 and all(p > 50 for p in peaks) and peaks[0] <= info["peak_rss_mib"]
     one = _embrec("train", *common, "--out", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr[-3000:]
     alone = json.loads(one.stdout)

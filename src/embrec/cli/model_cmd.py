@@ -356,6 +356,8 @@ def train(
             fit_distributed(recommender, parts.train, checkpoints=checkpoints)
             import torch.distributed as dist
 
+            worker_peaks: list[Any] = [None] * world.size  # every worker's peak memory, for --json
+            dist.all_gather_object(worker_peaks, _peak_memory("cpu").get("peak_rss_mib"))
             dist.barrier()  # leave together: no worker closes its connections while another still reads
         except RuntimeError as exc:  # gloo's word for a peer that went away mid-training
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -411,6 +413,7 @@ def train(
         from embrec.distributed import sharding_plan
 
         result["sharding"] = sharding_plan(recommender, world.size)
+        result["peak_rss_mib_per_worker"] = worker_peaks
     result["device"] = device_name
     result["threads"] = getattr(recommender.resolved_config_, "threads", None)  # None: on a GPU, or no such setting
     result |= peak
