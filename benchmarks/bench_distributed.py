@@ -35,6 +35,12 @@ def _train(data: list[str], objective: str, nproc: int, out: Path, extra: list[s
     return info
 
 
+def _peaks(info: dict) -> str:
+    """Each process's peak resident memory (MiB): one figure, or one per worker."""
+    peaks = info.get("peak_rss_mib_per_worker") or [info["peak_rss_mib"]]
+    return " / ".join(f"{p:,.0f}" for p in peaks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the planted ML-1M-shaped data")
@@ -70,13 +76,14 @@ def main() -> None:
         "rows across workers). `--nproc 2` starts two workers with torchrun on 127.0.0.1 (gloo; "
         "docs/distributed.md); they checkpoint every epoch unless `--checkpoint-every 0`. *Epoch*: the median "
         "seconds of an epoch after the first (training, the held-out loss and the checkpoint); *wall*: the whole "
-        "command, start-up and data loading included; *vs 1 process*: the test figure of two workers over one "
-        "process's. The two workers share the machine's 2 cores, so this shows the cost of the exchanges, not a "
+        "command, start-up and data loading included; *peak MiB*: each process's peak resident memory (every "
+        "worker still reads the whole file, docs/distributed.md); *vs 1 process*: the test figure of two workers "
+        "over one process's. The two workers share the machine's 2 cores, so this shows the cost of the exchanges, not a "
         "speed-up: that needs cores or machines the one process does not have.",
         "",
-        "| data | objective | processes | checkpoints | epoch (s) | epochs run | train (s) | wall (s) | test | "
-        "vs 1 process |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| data | objective | processes | checkpoints | epoch (s) | epochs run | train (s) | wall (s) | peak MiB per "
+        "process | test | vs 1 process |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     alone: dict[tuple[str, str], float] = {}
     for label, objective, nproc, checkpoints, info, epoch in rows:
@@ -87,7 +94,8 @@ def main() -> None:
         ratio = value / alone[(label, objective)]
         body.append(
             f"| {label} | {objective} | {nproc} | {checkpoints} | {epoch:.4f} | {info['epochs_run']} | "
-            f"{info['train_seconds']:.2f} | {info['wall']:.1f} | {metric[5:].upper() if objective == 'rating' else 'NDCG@10'} "
+            f"{info['train_seconds']:.2f} | {info['wall']:.1f} | {_peaks(info)} | "
+            f"{metric[5:].upper() if objective == 'rating' else 'NDCG@10'} "
             f"{value:.4f} | {ratio:.4f} |"
         )
     write_section("Distributed training", "bench_distributed", "\n".join(body))

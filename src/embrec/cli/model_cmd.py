@@ -103,14 +103,14 @@ def _check_file(out: Path) -> None:
     _can_create_in(out.parent, out)
 
 
-def _progress_bar(total: int) -> tuple[Progress, Any]:
+def _progress_bar(total: int, on: Any = None) -> tuple[Progress, Any]:
     bar = Progress(
         TextColumn("[bold]training"),
         BarColumn(),
         TextColumn("epoch {task.completed}/{task.total}"),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        console=err_console,
+        console=on or err_console,
         transient=True,
     )
     task = bar.add_task("train", total=total, info="")
@@ -353,7 +353,12 @@ def train(
                 checkpoints.clear()  # a new run: an earlier one's checkpoints are not its own
             interactions, parts = data_and_split(data_opts, split_opts, split_dir)
             started = time.perf_counter()
-            fit_distributed(recommender, parts.train, checkpoints=checkpoints)
+            if world.leader and not as_json:  # on stdout: `--nproc` keeps the workers' stderr for their errors
+                bar, update = _progress_bar(getattr(recommender.config, "epochs", 1), console)
+                with bar:
+                    fit_distributed(recommender, parts.train, checkpoints=checkpoints, progress=update)
+            else:
+                fit_distributed(recommender, parts.train, checkpoints=checkpoints)
             import torch.distributed as dist
 
             worker_peaks: list[Any] = [None] * world.size  # every worker's peak memory, for --json
