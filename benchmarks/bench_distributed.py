@@ -76,9 +76,9 @@ def main() -> None:
         "rows across workers). `--nproc 2` starts two workers with torchrun on 127.0.0.1 (gloo; "
         "docs/distributed.md); they checkpoint every epoch unless `--checkpoint-every 0`. *Epoch*: the median "
         "seconds of an epoch after the first (training, the held-out loss and the checkpoint); *wall*: the whole "
-        "command, start-up and data loading included; *peak MiB*: each process's peak resident memory (every "
-        "worker still reads the whole file, docs/distributed.md); *vs 1 process*: the test figure of two workers "
-        "over one process's. The two workers share the machine's 2 cores, so this shows the cost of the exchanges, not a "
+        "command, start-up and data loading included; *peak MiB*: each process's peak resident memory, rank 0 "
+        "first (it reads the data and deals the others their shares, docs/distributed.md); *vs 1 process*: the "
+        "test figure of two workers over one process's. The two workers share the machine's 2 cores, so this shows the cost of the exchanges, not a "
         "speed-up: that needs cores or machines the one process does not have.",
         "",
         "| data | objective | processes | checkpoints | epoch (s) | epochs run | train (s) | wall (s) | peak MiB per "

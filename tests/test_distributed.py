@@ -46,7 +46,8 @@ def _worker(rank: int, world: int, port: int, out: str, settings: dict) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        model = fit_distributed(create("embedding", **settings), _data())
+        # rank 0 alone holds the data: it sends the other rank its share of each training run
+        model = fit_distributed(create("embedding", **settings), _data() if rank == 0 else None)
         if rank == 0:
             net = model.net_
             np.savez(
@@ -143,7 +144,7 @@ def test_the_blocks_are_shared_unevenly_and_every_rank_holds_only_its_own():
     params = blocked.to_engine_order(
         (P, Q, np.zeros(data.n_users, np.float32), np.zeros(data.n_items, np.float32), 0.0)
     )
-    ranks = [ShardedRatingTrainer(blocked, params, None, rank=r, world=2) for r in (0, 1)]
+    ranks = [ShardedRatingTrainer.whole(blocked, params, None, rank=r, world=2) for r in (0, 1)]
     assert [t.mine for t in ranks] == [[0, 2], [1]]
     assert sorted(j for t in ranks for j in t.items) == [0, 1, 2]  # each item block on one rank
     held = sum(len(u.bias) for t in ranks for u in t.users.values())
@@ -309,20 +310,23 @@ def _stopping_worker(rank: int, world: int, port: int, folder: str, settings: di
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
 
-    def stop_at_3(epoch, total, record):
+    def stop_at_3(epoch, total, record):  # rank 0 alone reports progress
         if epoch == 3 and not out:
             raise _Stop  # after epoch 2's checkpoint, before epoch 3's
 
     try:
-        with contextlib.suppress(_Stop):
+        try:
             model = fit_distributed(
-                create("embedding", **settings), _data(), progress=stop_at_3,
+                create("embedding", **settings), _data() if rank == 0 else None, progress=stop_at_3,
                 checkpoints=Checkpoints(Path(folder), rank, world, resume=bool(out)),
             )  # fmt: skip
-            if rank == 0 and out:
-                net = model.net_
-                np.savez(out, users=net.user_embedding.weight.detach().numpy(),
-                         items=net.item_embedding.weight.detach().numpy(), n=len(model.history_))  # fmt: skip
+        except (_Stop, RuntimeError):  # rank 0 stops; the other loses it, as when a worker is killed
+            assert not out
+            return
+        if rank == 0:
+            net = model.net_
+            np.savez(out, users=net.user_embedding.weight.detach().numpy(),
+                     items=net.item_embedding.weight.detach().numpy(), n=len(model.history_))  # fmt: skip
         dist.barrier()
     finally:
         dist.destroy_process_group()

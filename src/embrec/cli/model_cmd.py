@@ -345,20 +345,31 @@ def train(
         from embrec.distributed import fit_distributed
         from embrec.distributed.checkpoint import Checkpoints, checkpoint_folder
         from embrec.distributed.launch import join, leave
+        from embrec.distributed.training import LeaderFailed, abandon
 
         join(world)  # before the data is read: a worker that cannot reach the others fails at once
         checkpoints = Checkpoints(checkpoint_folder(out), world.rank, world.size, resume=resume, every=checkpoint_every)
         try:
-            if world.leader and not resume:
-                checkpoints.clear()  # a new run: an earlier one's checkpoints are not its own
-            interactions, parts = data_and_split(data_opts, split_opts, split_dir)
-            started = time.perf_counter()
-            if world.leader and not as_json:  # on stdout: `--nproc` keeps the workers' stderr for their errors
-                bar, update = _progress_bar(getattr(recommender.config, "epochs", 1), console)
-                with bar:
-                    fit_distributed(recommender, parts.train, checkpoints=checkpoints, progress=update)
+            if not world.leader:  # rank 0 reads the data and sends this worker its share of each run
+                try:
+                    fit_distributed(recommender, None, checkpoints=checkpoints)
+                except LeaderFailed:
+                    raise typer.Exit(2) from None  # rank 0 says why
             else:
-                fit_distributed(recommender, parts.train, checkpoints=checkpoints)
+                if not resume:
+                    checkpoints.clear()  # a new run: an earlier one's checkpoints are not its own
+                try:
+                    interactions, parts = data_and_split(data_opts, split_opts, split_dir)
+                except EmbrecError:
+                    abandon()  # the others wait for a share
+                    raise
+                started = time.perf_counter()
+                if not as_json:  # on stdout: `--nproc` keeps the workers' stderr for their errors
+                    bar, update = _progress_bar(getattr(recommender.config, "epochs", 1), console)
+                    with bar:
+                        fit_distributed(recommender, parts.train, checkpoints=checkpoints, progress=update)
+                else:
+                    fit_distributed(recommender, parts.train, checkpoints=checkpoints)
             import torch.distributed as dist
 
             worker_peaks: list[Any] = [None] * world.size  # every worker's peak memory, for --json

@@ -12,8 +12,11 @@ share no row. Across ``W`` processes (ranks) of a process group:
 * between strata, each item block whose next user block lives on another rank is sent there (rows,
   biases and accumulators, one buffer) with point-to-point sends, which gloo and NCCL both have.
 
-Every rank draws the same strata order and cell offsets from the same seed and runs each cell with
-the same kernel, so the model is the same bit for bit whatever ``W`` (a one-rank group included). The
+Rank 0 holds the data and the start: it sends every other rank its :class:`Share` (its cells, its
+user blocks, the item blocks it starts with, its users' held-out rows), so the others never hold
+more than that. Every rank draws the same strata order and cell offsets from the same seed and runs
+each cell with the same kernel, so the model is the same bit for bit whatever ``W`` (a one-rank
+group included). The
 held-out loss of early stopping is summed over ranks after one more pass of the item blocks, which
 each rank scores against its own users' held-out rows.
 
@@ -27,12 +30,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from embrec.distributed.checkpoint import Checkpoints, State
+from embrec.distributed.messages import announce, receive_share, send_share
 from embrec.models.base import ProgressFn
 from embrec.models.config import ResolvedEmbeddingConfig
 from embrec.models.engine_numba import (
@@ -47,7 +52,10 @@ from embrec.models.engine_numba import (
 from embrec.models.nn import DotProductNet
 from embrec.models.training import TrainResult, run_epochs
 
-__all__ = ["ItemBlock", "Placement", "ShardedRatingTrainer", "train_rating_sharded"]
+__all__ = [
+    "ItemBlock", "Placement", "RatingRun", "Share", "ShardedRatingTrainer", "follow_rating", "share_for",
+    "train_rating_sharded",
+]  # fmt: skip
 
 
 @dataclass
@@ -76,6 +84,69 @@ class ItemBlock:
         return ItemBlock(self.vectors.copy(), self.bias.copy(), self.grad_vectors.copy(), self.grad_bias.copy())
 
 
+@dataclass
+class Share:
+    """What one rank holds of a DSGD run, sent to it by rank 0: its cells' ratings, its user blocks, the
+    item blocks it holds at shift 0, and the held-out rows of its users."""
+
+    data: BlockedRatings  # the cells of the other ranks' user blocks are empty; no engine-order ranks
+    users: dict[int, ItemBlock]
+    items: dict[int, ItemBlock]
+    g: float
+    validation: HeldOut | None  # the held-out rows of its user blocks
+    rows: int  # training rows over every rank
+    held_out_rows: int  # held-out rows over every rank
+    dim: int
+
+
+def _block(vectors: np.ndarray, bias: np.ndarray) -> ItemBlock:
+    start = np.full(len(bias), INITIAL_ACCUMULATOR, dtype=np.float32)
+    return ItemBlock(vectors.copy(), bias.copy(), start, start.copy())
+
+
+def share_for(
+    data: BlockedRatings,
+    params: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float],
+    validation: HeldOut | None,
+    rank: int,
+    world: int,
+) -> Share:
+    """Rank ``rank``'s :class:`Share` of a run whose whole data and start (``params``, in the engine's row
+    order, as every rank would draw it) one process holds."""
+    P, Q, bu, bi, g = params
+    k, place = data.k, Placement(data.k, world)
+    us, is_ = data.user_start, data.item_start
+    mine = [b for b in range(k) if place.user_owner(b) == rank]
+    cells = [b * k + j for b in mine for j in range(k)]
+    pick = np.concatenate([np.arange(data.ptr[c], data.ptr[c + 1]) for c in cells] or [np.empty(0, np.int64)])
+    lengths = np.zeros(k * k, dtype=np.int64)
+    lengths[cells] = np.diff(data.ptr)[cells]
+    blocked = BlockedRatings(
+        users=data.users[pick], items=data.items[pick], codes=data.codes[pick], values=data.values,
+        ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(data.ptr.dtype), user_start=us, item_start=is_,
+        user_rank=np.empty(0, np.int64), item_rank=np.empty(0, np.int64), k=k, mean=data.mean,
+    )  # fmt: skip
+    held = None
+    if validation is not None and len(validation):
+        owner = (np.searchsorted(us, validation.users, side="right") - 1) % world
+        rows = np.flatnonzero(owner == rank)
+        held = HeldOut(validation.users[rows], validation.items[rows], validation.targets[rows])
+    return Share(
+        data=blocked,
+        users={b: _block(P[us[b] : us[b + 1]], bu[us[b] : us[b + 1]]) for b in mine},
+        items={
+            j: _block(Q[is_[j] : is_[j + 1]], bi[is_[j] : is_[j + 1]])
+            for j in range(k)
+            if place.item_holder(j, 0) == rank
+        },
+        g=float(g),
+        validation=held,
+        rows=len(data),
+        held_out_rows=0 if validation is None else len(validation),
+        dim=P.shape[1],
+    )
+
+
 @dataclass(frozen=True)
 class Placement:
     """Which rank owns which user block, and who holds item block ``j`` at a stratum shift."""
@@ -93,8 +164,22 @@ class Placement:
 class ShardedRatingTrainer:
     """One rank's part of a DSGD run: its user blocks, the item blocks it holds, its ratings' cells."""
 
-    def __init__(
-        self,
+    def __init__(self, share: Share, *, rank: int, world: int, group: dist.ProcessGroup | None = None) -> None:
+        self.data, self.rank, self.world, self.group = share.data, rank, world, group
+        self.k = share.data.k
+        self.place = Placement(self.k, world)
+        self.dim = share.dim
+        self.g = np.float32(share.g)
+        self.mine = sorted(share.users)
+        self.users, self.items = share.users, share.items
+        self.shift = 0  # the item blocks start where stratum shift 0 wants them
+        self.rows, self.held_out_rows = share.rows, share.held_out_rows
+        self.held_out = self._held_out_cells(share.validation) if share.held_out_rows else None
+        self.sent_bytes = 0
+
+    @classmethod
+    def whole(
+        cls,
         data: BlockedRatings,
         params: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float],
         validation: HeldOut | None,
@@ -102,37 +187,9 @@ class ShardedRatingTrainer:
         rank: int,
         world: int,
         group: dist.ProcessGroup | None = None,
-    ) -> None:
-        P, Q, bu, bi, g = params  # the net's start, in the engine's row order (every rank draws the same)
-        self.data, self.rank, self.world, self.group = data, rank, world, group
-        self.k = data.k
-        self.place = Placement(self.k, world)
-        self.dim = P.shape[1]
-        self.g = np.float32(g)
-        us, is_ = data.user_start, data.item_start
-        self.mine = [b for b in range(self.k) if self.place.user_owner(b) == rank]
-        self.users = {
-            b: ItemBlock(
-                P[us[b] : us[b + 1]].copy(),
-                bu[us[b] : us[b + 1]].copy(),
-                np.full(us[b + 1] - us[b], INITIAL_ACCUMULATOR, dtype=np.float32),
-                np.full(us[b + 1] - us[b], INITIAL_ACCUMULATOR, dtype=np.float32),
-            )
-            for b in self.mine
-        }
-        self.shift = 0  # the item blocks start where stratum shift 0 wants them
-        self.items = {
-            j: ItemBlock(
-                Q[is_[j] : is_[j + 1]].copy(),
-                bi[is_[j] : is_[j + 1]].copy(),
-                np.full(is_[j + 1] - is_[j], INITIAL_ACCUMULATOR, dtype=np.float32),
-                np.full(is_[j + 1] - is_[j], INITIAL_ACCUMULATOR, dtype=np.float32),
-            )
-            for j in range(self.k)
-            if self.place.item_holder(j, 0) == rank
-        }
-        self.held_out = self._held_out_cells(validation)
-        self.sent_bytes = 0
+    ) -> ShardedRatingTrainer:
+        """Rank ``rank``'s trainer cut from the whole data and start (one process holding everything)."""
+        return cls(share_for(data, params, validation, rank, world), rank=rank, world=world, group=group)
 
     # ------------------------------------------------------------------ moving item blocks
     def move_to(self, shift: int) -> None:
@@ -180,17 +237,16 @@ class ShardedRatingTrainer:
                 total += cell_steps(data.users, data.items, data.codes, data.values, start, stop, off, 0, 0,
                                user.vectors, item.vectors, user.bias, item.bias, self.g, user.grad_vectors,
                                item.grad_vectors, user.grad_bias, item.grad_bias, *hyper)  # fmt: skip
-        return self._sum(total) / max(len(data), 1)
+        return self._sum(total) / max(self.rows, 1)
 
     # ------------------------------------------------------------------ the held-out loss
-    def _held_out_cells(self, validation: HeldOut | None) -> dict[tuple[int, int], tuple[np.ndarray, ...]] | None:
+    def _held_out_cells(self, validation: HeldOut | None) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
+        cells: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
         if validation is None or not len(validation):
-            return None
+            return cells  # held-out rows, but none of this rank's users
         us, is_ = self.data.user_start, self.data.item_start
         ub = np.searchsorted(us, validation.users, side="right") - 1
         ib = np.searchsorted(is_, validation.items, side="right") - 1
-        cells: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
-        self.held_out_rows = len(validation)
         for b in self.mine:
             for j in range(self.k):
                 rows = np.flatnonzero((ub == b) & (ib == j))
@@ -276,6 +332,16 @@ class ShardedRatingTrainer:
         return P, Q, bu, bi
 
 
+@dataclass
+class RatingRun:
+    """One DSGD training run, as rank 0 announces it to the others (their shares follow)."""
+
+    config: ResolvedEmbeddingConfig
+    rating_range: float
+    epochs: int | None
+    fingerprint: dict[str, Any]
+
+
 def train_rating_sharded(
     net: DotProductNet,
     config: ResolvedEmbeddingConfig,
@@ -289,12 +355,50 @@ def train_rating_sharded(
     checkpoints: Checkpoints | None = None,
 ) -> TrainResult:
     """:func:`embrec.models.engine_numba.train_rating` across the ranks of ``group`` (the default group
-    when ``None``): the same history, early stopping and best epoch on every rank; rank 0's ``net``
-    receives the whole trained tables, the other ranks' nets are left as they started. With
+    when ``None``), called on rank 0, which holds the data: it announces the run, sends each other rank
+    its :class:`Share` (those ranks run :func:`follow_rating`), trains its own, and ``net`` receives the
+    whole trained tables. Every rank has the same history, early stopping and best epoch. With
     ``checkpoints``, each epoch's state is saved there (and taken back from there to resume)."""
     rank, world = dist.get_rank(group), dist.get_world_size(group)
     into = net_params(net)
-    trainer = ShardedRatingTrainer(train, train.to_engine_order(into), validation, rank=rank, world=world, group=group)
+    params = train.to_engine_order(into)
+    held = 0 if validation is None else len(validation)
+    fingerprint = {"engine": "dsgd", "rows": len(train), "blocks": train.k, "epochs": epochs,
+                   "config": config.to_dict(), "held_out": held}  # fmt: skip
+    run = RatingRun(config, rating_range, epochs, fingerprint)
+    announce(run, group)
+    for other in range(world):
+        if other != rank:  # one share at a time: rank 0 holds at most one more share than its data
+            send_share(share_for(train, params, validation, other, world), other, group)
+    trainer = ShardedRatingTrainer.whole(train, params, validation, rank=rank, world=world, group=group)
+    del params
+    result = _train(trainer, run, progress, checkpoints, net)
+    tables = trainer.gather()
+    if tables is not None:
+        P, Q, bu, bi = tables
+        train.write_back((P, Q, bu, bi, float(trainer.g)), into)
+    return result
+
+
+def follow_rating(
+    run: RatingRun, group: dist.ProcessGroup | None = None, checkpoints: Checkpoints | None = None
+) -> None:
+    """A rank other than 0: receive its share of the run rank 0 announced, and train it with the others."""
+    share = receive_share(group)
+    trainer = ShardedRatingTrainer(share, rank=dist.get_rank(group), world=dist.get_world_size(group), group=group)
+    del share
+    _train(trainer, run, None, checkpoints, None)
+    trainer.gather()
+
+
+def _train(
+    trainer: ShardedRatingTrainer,
+    run: RatingRun,
+    progress: ProgressFn | None,
+    checkpoints: Checkpoints | None,
+    net: DotProductNet | None,
+) -> TrainResult:
+    config, rating_range = run.config, run.rating_range
     rng = np.random.default_rng([config.seed, 0xE90C])
     decay = config.weight_decay if config.decay_mode == "per_row" else 0.0
 
@@ -320,15 +424,8 @@ def train_rating_sharded(
             trainer.restore(state)
             rng.bit_generator.state = state[1]["rng"]
 
-        fingerprint = {"engine": "dsgd", "rows": len(train), "blocks": train.k, "epochs": epochs,
-                       "config": config.to_dict(), "held_out": 0 if validation is None else len(validation)}  # fmt: skip
-        checkpoint = checkpoints.next_run(fingerprint, get, put)
-    result = run_epochs(
-        net, config, epoch_figures, watch, progress, epochs, (trainer.save, trainer.restore), rows=len(train),
-        checkpoint=checkpoint,
+        checkpoint = checkpoints.next_run(run.fingerprint, get, put)
+    return run_epochs(
+        net, config, epoch_figures, watch, progress, run.epochs, (trainer.save, trainer.restore),
+        rows=trainer.rows, checkpoint=checkpoint,
     )  # fmt: skip
-    tables = trainer.gather()
-    if tables is not None:
-        P, Q, bu, bi = tables
-        train.write_back((P, Q, bu, bi, float(trainer.g)), into)
-    return result

@@ -4,7 +4,8 @@ The ranking objective's loss for a user is ``sum_i w_ui (lse_u - s_ui)``, where 
 and ``lse_u`` is the log-sum-exp of ``s_u`` over the whole catalogue. Across ``W`` processes (ranks):
 
 * rank ``r`` holds a contiguous share of the item table (vectors and biases) and **only the ratings of
-  those items** (every user's), and a contiguous share of the user table;
+  those items** (every user's), and a contiguous share of the user table; rank 0, which holds the
+  data and the start, sends each other rank its :class:`SoftmaxShare`;
 * every rank walks the same batches of users (the same seeded order). A batch's user vectors are put
   together by one ``all_reduce`` of the rows each rank owns; each rank scores them against its own
   items, and ``lse_u`` comes from an ``all_reduce`` of the shares' maxima and sums of exponentials;
@@ -22,19 +23,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from embrec.distributed.checkpoint import Checkpoints, State
+from embrec.distributed.messages import announce, receive_share, send_share
 from embrec.models.base import ProgressFn
 from embrec.models.config import ResolvedEmbeddingConfig
 from embrec.models.losses import l2_rows
 from embrec.models.nn import DotProductNet
 from embrec.models.training import EVAL_USERS, TrainResult, UserRows, ranking_optimizer, run_epochs, validation_users
 
-__all__ = ["ShardedSoftmaxTrainer", "SumOverRanks", "item_share", "shares", "train_ranking_sharded"]
+__all__ = [
+    "RankingRun", "ShardedSoftmaxTrainer", "SoftmaxShare", "SumOverRanks", "follow_ranking", "item_share", "shares",
+    "softmax_share", "train_ranking_sharded",
+]  # fmt: skip
 
 
 class SumOverRanks(torch.autograd.Function):
@@ -89,37 +95,62 @@ class _Local:
     count: torch.Tensor  # each user's number of entries over the whole catalogue
 
 
+@dataclass
+class SoftmaxShare:
+    """What one rank holds of a sharded-softmax run, sent to it by rank 0: its rows of the start, and
+    its items' entries of the training (and validation) rows with every user's totals."""
+
+    P: np.ndarray
+    Q: np.ndarray
+    b: np.ndarray
+    user_bounds: np.ndarray
+    item_bounds: np.ndarray
+    train: _Local
+    validation: _Local | None
+
+
+def _local(rows: UserRows, start: int, stop: int) -> _Local:
+    share, _, _ = item_share(rows, start, stop)
+    counts = rows.indptr[1:] - rows.indptr[:-1]
+    owner = torch.repeat_interleave(torch.arange(len(counts)), counts)
+    weight = torch.bincount(owner, weights=rows.weights.double(), minlength=len(counts))
+    return _Local(share, weight.float(), counts)
+
+
+def softmax_share(
+    net: DotProductNet, train: UserRows, validation: UserRows | None, rank: int, world: int
+) -> SoftmaxShare:
+    """Rank ``rank``'s :class:`SoftmaxShare` of a run whose whole rows and start (``net``) one process holds."""
+    user_bounds = shares(net.user_embedding.num_embeddings, world)
+    item_bounds = shares(net.item_embedding.num_embeddings, world)
+    u0, u1 = (int(x) for x in user_bounds[rank : rank + 2])
+    i0, i1 = (int(x) for x in item_bounds[rank : rank + 2])
+    with torch.no_grad():
+        P = net.user_embedding.weight[u0:u1].detach().numpy().copy()
+        Q = net.item_embedding.weight[i0:i1].detach().numpy().copy()
+        b = net.item_bias.weight[i0:i1, 0].detach().numpy().copy()
+    held = None if validation is None else _local(validation, i0, i1)
+    return SoftmaxShare(P, Q, b, user_bounds, item_bounds, _local(train, i0, i1), held)
+
+
 class ShardedSoftmaxTrainer:
     """One rank's share of a full-softmax ranking run: its user rows, its item rows, its items' ratings."""
 
     def __init__(
         self,
-        net: DotProductNet,
+        share: SoftmaxShare,
         config: ResolvedEmbeddingConfig,
-        train: UserRows,
-        validation: UserRows | None,
         *,
         rank: int,
         world: int,
         group: dist.ProcessGroup | None = None,
     ) -> None:
         self.config, self.rank, self.world, self.group = config, rank, world, group
-        n_users, n_items = net.user_embedding.num_embeddings, net.item_embedding.num_embeddings
-        self.user_bounds, self.item_bounds = shares(n_users, world), shares(n_items, world)
-        self.u0, self.u1 = (int(x) for x in self.user_bounds[rank : rank + 2])
-        self.i0, self.i1 = (int(x) for x in self.item_bounds[rank : rank + 2])
-        with torch.no_grad():  # this rank's rows of the net's start (every rank drew the same)
-            self.P = net.user_embedding.weight[self.u0 : self.u1].detach().clone().requires_grad_(True)
-            self.Q = net.item_embedding.weight[self.i0 : self.i1].detach().clone().requires_grad_(True)
-            self.b = net.item_bias.weight[self.i0 : self.i1, 0].detach().clone().requires_grad_(True)
-        self.train = self._local(train)
-        self.validation = None if validation is None else self._local(validation)
+        self.u0, self.u1 = (int(x) for x in share.user_bounds[rank : rank + 2])
+        self.i0, self.i1 = (int(x) for x in share.item_bounds[rank : rank + 2])
+        self.P, self.Q, self.b = (torch.from_numpy(t).requires_grad_(True) for t in (share.P, share.Q, share.b))
+        self.train, self.validation = share.train, share.validation
         self.optimizer = ranking_optimizer([self.P, self.Q], [self.b], config)
-
-    # ------------------------------------------------------------------ this rank's share of the ratings
-    def _local(self, rows: UserRows) -> _Local:
-        local, weight, count = item_share(rows, self.i0, self.i1)
-        return _Local(local, self._sum(weight).float(), self._sum(count))
 
     def _sum(self, t: torch.Tensor) -> torch.Tensor:
         if self.world > 1:
@@ -220,6 +251,17 @@ class ShardedSoftmaxTrainer:
         return tuple(np.concatenate([part[n] for part in parts]) for n in range(3))  # type: ignore[return-value]
 
 
+@dataclass
+class RankingRun:
+    """One sharded-softmax training run, as rank 0 announces it to the others (their shares follow)."""
+
+    config: ResolvedEmbeddingConfig
+    epochs: int | None
+    rows: int
+    generator_state: np.ndarray
+    fingerprint: dict[str, Any]
+
+
 def train_ranking_sharded(
     net: DotProductNet,
     config: ResolvedEmbeddingConfig,
@@ -233,13 +275,55 @@ def train_ranking_sharded(
     checkpoints: Checkpoints | None = None,
 ) -> TrainResult:
     """:func:`embrec.models.training.train_ranking` (full softmax) across the ranks of ``group`` (the
-    default group when ``None``): the same history, early stopping and best epoch on every rank; rank
-    0's ``net`` receives the whole trained tables, the other ranks' nets are left as they started.
-    With ``checkpoints``, each epoch's state is saved there (and taken back from there to resume)."""
+    default group when ``None``), called on rank 0, which holds the data: it announces the run, sends
+    each other rank its :class:`SoftmaxShare` (those ranks run :func:`follow_ranking`), trains its own,
+    and ``net`` receives the whole trained tables. Every rank has the same history, early stopping and
+    best epoch. With ``checkpoints``, each epoch's state is saved there (and taken back to resume)."""
     if config.n_negatives is not None:
         raise ValueError("the sharded softmax trains the full softmax; n_negatives must be None")
     rank, world = dist.get_rank(group), dist.get_world_size(group)
-    trainer = ShardedSoftmaxTrainer(net, config, train, validation, rank=rank, world=world, group=group)
+    fingerprint = {"engine": "softmax", "rows": len(train.items), "users": train.n_users, "items": train.n_items,
+                   "epochs": epochs, "config": config.to_dict()}  # fmt: skip
+    run = RankingRun(config, epochs, len(train.items), generator.get_state().numpy().copy(), fingerprint)
+    announce(run, group)
+    for other in range(world):
+        if other != rank:
+            send_share(softmax_share(net, train, validation, other, world), other, group)
+    trainer = ShardedSoftmaxTrainer(
+        softmax_share(net, train, validation, rank, world), config, rank=rank, world=world, group=group
+    )
+    result = _train(trainer, run, generator, progress, checkpoints, net)
+    tables = trainer.gather()
+    if tables is not None:
+        with torch.no_grad():
+            P, Q, b = (torch.from_numpy(t) for t in tables)
+            net.user_embedding.weight.copy_(P)
+            net.item_embedding.weight.copy_(Q)
+            net.item_bias.weight.copy_(b[:, None])
+    return result
+
+
+def follow_ranking(
+    run: RankingRun, group: dist.ProcessGroup | None = None, checkpoints: Checkpoints | None = None
+) -> None:
+    """A rank other than 0: receive its share of the run rank 0 announced, and train it with the others."""
+    rank, world = dist.get_rank(group), dist.get_world_size(group)
+    trainer = ShardedSoftmaxTrainer(receive_share(group), run.config, rank=rank, world=world, group=group)
+    generator = torch.Generator()
+    generator.set_state(torch.from_numpy(run.generator_state.copy()))
+    _train(trainer, run, generator, None, checkpoints, None)
+    trainer.gather()
+
+
+def _train(
+    trainer: ShardedSoftmaxTrainer,
+    run: RankingRun,
+    generator: torch.Generator,
+    progress: ProgressFn | None,
+    checkpoints: Checkpoints | None,
+    net: DotProductNet | None,
+) -> TrainResult:
+    config = run.config
     watch = None
     if trainer.validation is not None:
         users = validation_users(torch.nonzero(trainer.validation.count > 0).flatten(), config, generator)
@@ -264,18 +348,8 @@ def train_ranking_sharded(
             trainer.load_optimizer_state(state[0])
             generator.set_state(torch.from_numpy(state[0]["generator"].copy()))
 
-        fingerprint = {"engine": "softmax", "rows": len(train.items), "users": train.n_users, "items": train.n_items,
-                       "epochs": epochs, "config": config.to_dict()}  # fmt: skip
-        checkpoint = checkpoints.next_run(fingerprint, get, put)
-    result = run_epochs(
-        net, config, epoch_figures, watch, progress, epochs, (trainer.save, trainer.restore), rows=len(train.items),
+        checkpoint = checkpoints.next_run(run.fingerprint, get, put)
+    return run_epochs(
+        net, config, epoch_figures, watch, progress, run.epochs, (trainer.save, trainer.restore), rows=run.rows,
         checkpoint=checkpoint,
     )  # fmt: skip
-    tables = trainer.gather()
-    if tables is not None:
-        with torch.no_grad():
-            P, Q, b = (torch.from_numpy(t) for t in tables)
-            net.user_embedding.weight.copy_(P)
-            net.item_embedding.weight.copy_(Q)
-            net.item_bias.weight.copy_(b[:, None])
-    return result

@@ -1,17 +1,17 @@
 """Fitting a model across the ranks of a ``torch.distributed`` process group.
 
-Every rank calls :func:`fit_distributed` with the same data and the same settings (each reads its own
-copy; the trainer keeps only its own rows of the tables and its own users' ratings while it trains).
+Every rank calls :func:`fit_distributed` with the same settings; rank 0 alone reads the data, fits,
+and sends each other rank its share of each training run (:mod:`embrec.distributed.messages`).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 import torch.distributed as dist
 
-from embrec.errors import ConfigError
+from embrec.distributed.messages import DONE, FAILED, announce, hear
+from embrec.errors import ConfigError, EmbrecError
 
 if TYPE_CHECKING:
     from embrec.data.interactions import Interactions
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from embrec.models.base import ProgressFn
     from embrec.models.embedding import EmbeddingRecommender
 
-__all__ = ["fit_distributed", "sharding_plan"]
+__all__ = ["LeaderFailed", "abandon", "fit_distributed", "sharding_plan"]
 
 
 def sharding_plan(model: EmbeddingRecommender, world: int) -> dict[str, Any]:
@@ -44,9 +44,13 @@ def sharding_plan(model: EmbeddingRecommender, world: int) -> dict[str, Any]:
     }
 
 
+class LeaderFailed(EmbrecError):
+    """Rank 0 stopped before training (it says why); a rank that follows stops without a word."""
+
+
 def fit_distributed(
     model: EmbeddingRecommender,
-    train: Interactions,
+    train: Interactions | None,
     *,
     group: dist.ProcessGroup | None = None,
     progress: ProgressFn | None = None,
@@ -54,46 +58,92 @@ def fit_distributed(
 ) -> EmbeddingRecommender:
     """Fit ``model`` on ``train`` across the ranks of ``group`` (the default group when ``None``).
 
-    The rating objective trains on the numba engine by DSGD across the ranks
+    Every rank calls it; only rank 0 needs ``train`` (the others may pass ``None``, and what they pass
+    is not read). Rank 0 fits ``model`` as one process would, but each training run inside the fit is
+    shared: rank 0 announces it, sends every other rank its share of the data and of the start, and
+    all train together. The rating objective trains on the numba engine by DSGD
     (:func:`embrec.distributed.dsgd.train_rating_sharded`), the ranking objective's full softmax with
-    both tables split by rows (:func:`embrec.distributed.softmax.train_ranking_sharded`). Every rank
-    ends with the same history and best epoch, and rank 0's model holds the whole trained tables: the
-    model one process fits (bit for bit for rating, up to the order of float sums for ranking).
-    With ``checkpoints``, every epoch's state is saved there; with ``checkpoints.resume``, a fit stopped
-    part-way continues from its last epoch and ends with the uninterrupted fit's model.
+    both tables split by rows (:func:`embrec.distributed.softmax.train_ranking_sharded`). Rank 0's
+    model is then the model one process fits (bit for bit for rating, up to the order of float sums
+    for ranking); the other ranks' models stay unfitted. With ``checkpoints``, every epoch's state
+    is saved there; with ``checkpoints.resume``, a fit stopped part-way continues from its last epoch
+    and ends with the uninterrupted fit's model.
 
     Raises:
         ConfigError: no process group is initialised, or the model would train on a GPU, with another
             engine, or with sampled negatives (none of which is distributed).
+        LeaderFailed: (ranks other than 0) rank 0 stopped before training; it reports why.
     """
     if not dist.is_available() or not dist.is_initialized():
         raise ConfigError(
             "fit_distributed needs a torch.distributed process group; start the workers with torchrun "
             "(or `embrec train --nproc N`), which sets one up."
         )
-    used = model.settings_for(train)
-    if used["objective"] == "rating" and used["engine"] == "numba":
-        from embrec.distributed.dsgd import train_rating_sharded
+    if dist.get_rank(group) != 0:
+        _follow(group, checkpoints)
+        return model
+    if train is None:
+        raise ConfigError("rank 0 fits the model: give it the training data.")
+    started = False
 
-        model.rating_trainer = functools.partial(train_rating_sharded, group=group, checkpoints=checkpoints)
-    elif used["objective"] == "ranking" and used["engine"] == "torch" and used["device"] == "cpu":
-        if used["n_negatives"] is not None:
-            raise ConfigError(
-                f"training across processes runs the ranking objective's full softmax, each process scoring its "
-                f"share of the {train.n_items:,} items; this model would sample n_negatives={used['n_negatives']}. "
-                f"Set n_negatives={train.n_items} (--set n_negatives={train.n_items})."
-            )
-        from embrec.distributed.softmax import train_ranking_sharded
+    def announced(trainer: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            nonlocal started
+            started = True
+            return trainer(*args, group=group, checkpoints=checkpoints, **kwargs)
 
-        model.ranking_trainer = functools.partial(train_ranking_sharded, group=group, checkpoints=checkpoints)
-    else:
-        raise ConfigError(
-            f"training across processes runs the rating objective on the numba engine or the ranking objective on "
-            f"the CPU; this model would train objective={used['objective']!r} with engine={used['engine']!r} on "
-            f"{used['device']!r}. Use device='cpu' and the default engine."
-        )
+        return run
+
     try:
+        used = model.settings_for(train)
+        if used["objective"] == "rating" and used["engine"] == "numba":
+            from embrec.distributed.dsgd import train_rating_sharded
+
+            model.rating_trainer = announced(train_rating_sharded)
+        elif used["objective"] == "ranking" and used["engine"] == "torch" and used["device"] == "cpu":
+            if used["n_negatives"] is not None:
+                raise ConfigError(
+                    f"training across processes runs the ranking objective's full softmax, each process scoring "
+                    f"its share of the {train.n_items:,} items; this model would sample "
+                    f"n_negatives={used['n_negatives']}. Set n_negatives={train.n_items} "
+                    f"(--set n_negatives={train.n_items})."
+                )
+            from embrec.distributed.softmax import train_ranking_sharded
+
+            model.ranking_trainer = announced(train_ranking_sharded)
+        else:
+            raise ConfigError(
+                f"training across processes runs the rating objective on the numba engine or the ranking objective "
+                f"on the CPU; this model would train objective={used['objective']!r} with engine={used['engine']!r} "
+                f"on {used['device']!r}. Use device='cpu' and the default engine."
+            )
         model.fit(train, progress=progress)
+    except Exception:
+        if not started:  # the others wait for a run: tell them there will be none
+            abandon(group)
+        raise
     finally:
         model.rating_trainer = model.ranking_trainer = None
+    announce(DONE, group)
     return model
+
+
+def abandon(group: dist.ProcessGroup | None = None) -> None:
+    """Rank 0, failing before any training run (reading the data, checking the settings): tell the
+    ranks that follow to stop."""
+    announce(FAILED, group)
+
+
+def _follow(group: dist.ProcessGroup | None, checkpoints: Checkpoints | None) -> None:
+    from embrec.distributed.dsgd import RatingRun, follow_rating
+    from embrec.distributed.softmax import RankingRun, follow_ranking
+
+    while (message := hear(group)) != DONE:
+        if message == FAILED:
+            raise LeaderFailed("rank 0 stopped before training")
+        if isinstance(message, RatingRun):
+            follow_rating(message, group, checkpoints)
+        elif isinstance(message, RankingRun):
+            follow_ranking(message, group, checkpoints)
+        else:
+            raise TypeError(f"rank 0 sent {type(message).__name__}, not a training run")

@@ -227,7 +227,7 @@ def train_rating(
 
 
 def run_epochs(
-    net: DotProductNet,
+    net: DotProductNet | None,
     config: ResolvedEmbeddingConfig,
     epoch_figures: Callable[[], dict[str, float]],
     validation_figures: Callable[[], dict[str, float]] | None,
@@ -255,7 +255,10 @@ def run_epochs(
     engine's state); the result is the uninterrupted run's.
     """
     enabled = config.early_stopping and validation_figures is not None
-    stopper = _EarlyStopper(config, enabled, keeper or _state_dict_keeper(net))
+    if keeper is None:
+        assert net is not None, "run_epochs keeps the best epoch of a net, or through a keeper"
+        keeper = _state_dict_keeper(net)
+    stopper = _EarlyStopper(config, enabled, keeper)
     history: TrainingHistory = []
     total = epochs or config.epochs
     epoch, first, stopped = 0, 1, False
